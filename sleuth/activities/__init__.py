@@ -1,0 +1,1 @@
+"""Every side effect: Datadog queries, model calls, publishing, evaluation submit."""

@@ -1,0 +1,1 @@
+"""The investigator: planning, hypothesis testing, evidence statistics, judging, concluding, providers."""

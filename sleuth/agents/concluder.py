@@ -1,0 +1,166 @@
+"""Rank causes by evidence and decide the verdict. Prefers `inconclusive` to a guess.
+
+A service whose trouble is explained by something it calls is a symptom, not a cause: its rank is
+discounted when a service downstream of it has its own validated finding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sleuth.agents.judge import strongest
+from sleuth.models.investigation import (
+    Hypothesis,
+    InvestigationContext,
+    ProposedAction,
+    RankedCause,
+    RootCause,
+)
+from sleuth.models.requests import ConcludeInput, Conclusion
+
+FOUND_AT = 0.5
+# Two different services this close in score are two stories, and we do not pick one for the human.
+AMBIGUOUS_RATIO = 0.9
+SYMPTOM_DISCOUNT = 0.5
+ACTIONS = {
+    "deployment": ("rollback", "roll back the latest deploy of {s}"),
+    "config_change": ("revert_config", "revert the latest config change of {s}"),
+    "traffic_surge": ("scale_out", "scale out {s}"),
+    "memory_pressure": ("restart", "restart the pods of {s} and raise its memory limit"),
+    "cpu_saturation": ("scale_out", "scale out {s} or raise its CPU limit"),
+}
+
+
+class OfflineConcluder:
+    def conclude(self, inp: ConcludeInput) -> Conclusion:
+        ranked = rank(inp.hypotheses, inp.context)
+        top = ranked[0] if ranked else None
+        if top is None or top.confidence < FOUND_AT:
+            return Conclusion(
+                verdict="inconclusive",
+                ranked_causes=ranked[:5],
+                summary=_summary(None, ranked, inp, "no hypothesis was validated by its evidence"),
+            )
+        rival = next((r for r in ranked[1:] if r.service != top.service), None)
+        if rival is not None and rival.confidence >= FOUND_AT and rival.score >= AMBIGUOUS_RATIO * top.score:
+            return Conclusion(
+                verdict="inconclusive",
+                ranked_causes=ranked[:5],
+                summary=_summary(
+                    None, ranked, inp, f"{top.service} and {rival.service} are equally supported"
+                ),
+            )
+        root = RootCause(service=top.service, kind=top.kind, summary=top.summary, confidence=top.confidence)
+        return Conclusion(
+            verdict="root_cause_found",
+            root_cause=root,
+            ranked_causes=ranked[:5],
+            summary=_summary(root, ranked, inp, ""),
+            action=_action(root),
+        )
+
+
+def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[RankedCause]:
+    best: dict[str, Hypothesis] = {}
+    ids: dict[str, list[str]] = defaultdict(list)
+    for h in hypotheses:
+        ids[h.service].append(h.id)
+        if h.status == "invalidated" or h.kind == "unknown":
+            continue
+        cur = best.get(h.service)
+        if cur is None or (h.status == "validated", h.confidence) > (
+            cur.status == "validated",
+            cur.confidence,
+        ):
+            best[h.service] = h
+    validated = {s for s, h in best.items() if h.status == "validated"}
+    callees: dict[str, set[str]] = defaultdict(set)
+    for e in ctx.edges:
+        callees[e.caller].add(e.callee)
+
+    out: list[RankedCause] = []
+    for service, h in best.items():
+        score = h.confidence * (1.0 if h.status == "validated" else 0.6)
+        downstream = _reachable(service, callees) & validated
+        if downstream and _own_trouble(h) < 0.5:
+            score *= SYMPTOM_DISCOUNT
+        out.append(
+            RankedCause(
+                service=service,
+                kind=h.kind,
+                score=round(score, 4),
+                confidence=round(h.confidence if h.status == "validated" else min(h.confidence, 0.45), 3),
+                summary=_cause_summary(h),
+                hypothesis_ids=ids[service],
+            )
+        )
+    # Earlier onset breaks near-ties: causes come before their symptoms.
+    out.sort(key=lambda r: (-r.score, _onset_key(best[r.service]), r.service))
+    return out
+
+
+def _own_trouble(h: Hypothesis) -> float:
+    s = strongest(h.evidence)
+    resource = max(
+        s.get(k, 0.0)
+        for k in (
+            "cpu",
+            "memory",
+            "disk",
+            "restarts",
+            "net_errors",
+            "edge_latency_in",
+            "deployment_event",
+            "config_event",
+            "external_errors",
+            "external_latency",
+            "db_latency",
+            "db_locks",
+            "db_connections",
+        )
+    )
+    own = max(s.get("self_latency", 0.0), s.get("originated_errors", 0.0))
+    return max(resource, own)
+
+
+def _reachable(service: str, callees: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(callees.get(service, ()))
+    while stack:
+        s = stack.pop()
+        if s in seen or s == service:
+            continue
+        seen.add(s)
+        stack.extend(callees.get(s, ()))
+    return seen
+
+
+def _onset_key(h: Hypothesis) -> float:
+    return h.onset.timestamp() if h.onset else float("inf")
+
+
+def _cause_summary(h: Hypothesis) -> str:
+    key = sorted((e for e in h.evidence if e.supports), key=lambda e: -e.strength)[:3]
+    seen = "; ".join(e.observation for e in key) or "no supporting evidence"
+    return f"{h.kind.replace('_', ' ')} in {h.service}: {seen}"
+
+
+def _action(root: RootCause) -> ProposedAction | None:
+    template = ACTIONS.get(root.kind)
+    if template is None or root.confidence < 0.6:
+        return None
+    kind, text = template
+    return ProposedAction(
+        id=f"{kind}-{root.service}", kind=kind, service=root.service, description=text.format(s=root.service)
+    )  # type: ignore[arg-type]
+
+
+def _summary(root: RootCause | None, ranked: list[RankedCause], inp: ConcludeInput, why: str) -> str:
+    tested = len(inp.hypotheses)
+    validated = sum(1 for h in inp.hypotheses if h.status == "validated")
+    head = (
+        f"Root cause: {root.kind.replace('_', ' ')} in {root.service} (confidence {root.confidence:.0%})."
+        if root
+        else f"Inconclusive: {why}."
+    )
+    return f"{head} {tested} hypotheses tested, {validated} validated."

@@ -1,0 +1,279 @@
+"""Summaries → evidence items: each names its source, its query, what was seen, and how strongly.
+
+Strength is always "how abnormal, in the harmful direction", 0..1; `supports` is whether the
+observation counts for a problem in this service (True) or shows that signal to be normal (False).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+
+from sleuth.agents import stats
+from sleuth.agents.signals import classify_metric
+from sleuth.models.investigation import Evidence
+from sleuth.models.telemetry import ChangeEvent, LogSummary, SeriesSummary, SpanSummary
+
+SUPPORT_THRESHOLD = 0.3
+CHANGE_LOOKBACK = timedelta(minutes=60)
+
+_OOM = re.compile(r"(out of memory|oom|outofmemory|memory limit|heap space|cannot allocate|killed)", re.I)
+_DISK = re.compile(
+    r"(no space left|disk (is )?full|enospc|read-only file system|quota exceeded|i/o error)", re.I
+)
+
+
+def _ev(source: str, query: str, observation: str, signal: str, strength: float, **kw: object) -> Evidence:
+    strength = max(0.0, min(1.0, strength if math.isfinite(strength) else 0.0))
+    return Evidence(
+        source=source,  # type: ignore[arg-type]
+        query=query,
+        observation=observation,
+        signal=signal,
+        strength=round(strength, 3),
+        supports=strength >= SUPPORT_THRESHOLD,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    a = abs(x)
+    if a >= 1e9:
+        return f"{x / 1e9:.2f}G"
+    if a >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if a >= 1e3:
+        return f"{x / 1e3:.1f}k"
+    return f"{x:.3g}"
+
+
+def ratio_strength(ratio: float, onset_ratio: float = 1.25, full_ratio: float = 2.5) -> float:
+    """For medians without a spread: a 25 % rise starts to count, 2.5× is unmistakable."""
+    if not math.isfinite(ratio) or ratio <= onset_ratio:
+        return 0.0
+    return min(1.0, math.log(ratio / onset_ratio) / math.log(full_ratio / onset_ratio))
+
+
+def series_evidence(s: SeriesSummary) -> Evidence | None:
+    name = s.query.split(":", 1)[-1].split("{", 1)[0]
+    if " / " in s.query:
+        signal = "cpu" if "cpu" in s.query else "memory"
+        level = s.window_mean or 0.0
+        base = s.baseline_mean or 0.0
+        # Saturation: near the limit now, and clearly closer than it used to be.
+        strength = max(0.0, min(1.0, (level - 0.7) / 0.25)) * (1.0 if level - base > 0.1 else 0.5)
+        return _ev(
+            "metrics",
+            s.query,
+            f"{signal} at {level:.0%} of its limit (baseline {base:.0%})",
+            signal,
+            strength,
+            baseline=base,
+            current=level,
+            onset=s.onset,
+        )
+    rule = classify_metric(name)
+    if rule is None or s.baseline_mean is None:
+        return None
+    z = s.change_score * rule.direction
+    strength = stats.squash(z) if z > 0 else 0.0
+    rel = f" ({s.relative_change:+.0%})" if s.relative_change is not None else ""
+    return _ev(
+        "metrics",
+        s.query,
+        f"{name}: {_fmt(s.window_mean)} in the alert window vs {_fmt(s.baseline_mean)} before{rel}, z={s.change_score:+.1f}",
+        rule.signal,
+        strength,
+        baseline=s.baseline_mean,
+        current=s.window_mean,
+        onset=s.onset,
+    )
+
+
+def log_evidence(summary: LogSummary, scale: float) -> list[Evidence]:
+    out: list[Evidence] = []
+    expected_errors = summary.baseline_error_count * scale
+    z = (summary.error_count - expected_errors) / math.sqrt(expected_errors + 1.0)
+    out.append(
+        _ev(
+            "logs",
+            summary.query,
+            f"{summary.error_count} error logs in the alert window (about {expected_errors:.0f} expected)",
+            "log_errors",
+            stats.squash(z),
+            baseline=round(expected_errors, 2),
+            current=float(summary.error_count),
+        )
+    )
+    new_errors = [
+        p for p in summary.new_patterns if p.status in ("error", "critical", "fatal", "warn", "warning")
+    ]
+    if new_errors:
+        top = new_errors[0]
+        count = sum(p.count for p in new_errors)
+        out.append(
+            _ev(
+                "logs",
+                summary.query,
+                f'{len(new_errors)} new error signature(s), {count} lines; e.g. "{top.sample[:160]}"',
+                "new_log_patterns",
+                min(1.0, 0.35 + 0.15 * math.log1p(count)),
+                current=float(count),
+                onset=top.first_seen,
+            )
+        )
+    else:
+        out.append(
+            _ev("logs", summary.query, "no new error signatures in the alert window", "new_log_patterns", 0.0)
+        )
+    for signal, pattern in (("oom_logs", _OOM), ("disk_logs", _DISK)):
+        hits = [p for p in summary.patterns + summary.new_patterns if pattern.search(p.sample or p.pattern)]
+        if hits:
+            out.append(
+                _ev(
+                    "logs",
+                    summary.query,
+                    f'log lines such as "{hits[0].sample[:160]}"',
+                    signal,
+                    min(1.0, 0.5 + 0.1 * hits[0].count),
+                )
+            )
+    return out
+
+
+def span_evidence(summary: SpanSummary, service: str) -> list[Evidence]:
+    row = next((r for r in summary.services if r.service == service), None)
+    if row is None or row.window_spans < 3:
+        return []
+    out: list[Evidence] = []
+    q = f"spans {summary.query} service:{service}"
+    if row.baseline_self_ms and row.window_self_ms is not None:
+        ratio = row.window_self_ms / max(row.baseline_self_ms, 0.05)
+        out.append(
+            _ev(
+                "spans",
+                q,
+                f"own time per span (excluding downstream calls) {row.window_self_ms:.1f} ms vs {row.baseline_self_ms:.1f} ms before",
+                "self_latency",
+                ratio_strength(ratio),
+                baseline=row.baseline_self_ms,
+                current=row.window_self_ms,
+            )
+        )
+    base_rate = stats.rate(row.baseline_originated_errors, row.baseline_spans)
+    cur_rate = stats.rate(row.window_originated_errors, row.window_spans)
+    z = stats.proportion_z(
+        row.window_originated_errors, row.window_spans, row.baseline_originated_errors, row.baseline_spans
+    )
+    msg = f'; e.g. "{row.top_error_messages[0][:120]}"' if row.top_error_messages else ""
+    out.append(
+        _ev(
+            "spans",
+            q,
+            f"errors originating in {service} (not in anything it calls): {cur_rate:.1%} of spans vs {base_rate:.1%} before{msg}",
+            "originated_errors",
+            stats.squash(z) if cur_rate > base_rate else 0.0,
+            baseline=round(base_rate, 5),
+            current=round(cur_rate, 5),
+        )
+    )
+    return out
+
+
+def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[Evidence]:
+    """Latency and errors on the calls into and out of a service, and to what it depends on."""
+    own = {r.service for r in summary.services if r.window_spans > 0}
+    out: list[Evidence] = []
+    q = f"spans {summary.query} edges of {service}"
+    inbound = [
+        e
+        for e in summary.edges
+        if e.callee == service and e.baseline_gap_ms is not None and e.window_gap_ms is not None
+    ]
+    if inbound:
+        ratios = sorted((e.window_gap_ms or 0.0) / max(e.baseline_gap_ms or 0.0, 0.5) for e in inbound)
+        r = stats.median(ratios)
+        out.append(
+            _ev(
+                "spans",
+                q,
+                f"time on the wire into {service} ×{r:.1f} across {len(inbound)} caller(s)",
+                "edge_latency_in",
+                ratio_strength(r, 1.5, 4.0),
+            )
+        )
+    for e in summary.edges:
+        if e.caller != service:
+            continue
+        external = e.callee not in own
+        if external:
+            z = stats.proportion_z(
+                round(e.window_error_rate * e.window_calls),
+                e.window_calls,
+                round(e.baseline_error_rate * e.baseline_calls),
+                e.baseline_calls,
+            )
+            out.append(
+                _ev(
+                    "spans",
+                    q,
+                    f"calls from {service} to external {e.callee}: errors {e.window_error_rate:.1%} vs {e.baseline_error_rate:.1%}",
+                    "external_errors",
+                    stats.squash(z),
+                )
+            )
+            if e.baseline_p50_ms and e.window_p50_ms is not None:
+                ratio = e.window_p50_ms / max(e.baseline_p50_ms, 0.05)
+                out.append(
+                    _ev(
+                        "spans",
+                        q,
+                        f"calls from {service} to external {e.callee}: p50 {e.window_p50_ms:.0f} ms vs {e.baseline_p50_ms:.0f} ms",
+                        "external_latency",
+                        ratio_strength(ratio),
+                    )
+                )
+    return out
+
+
+def change_evidence(
+    changes: list[ChangeEvent], service: str, window_start: datetime, alert_time: datetime
+) -> list[Evidence]:
+    relevant = [
+        c
+        for c in changes
+        if c.kind in ("deployment", "config_change")
+        and _mentions(c, service)
+        and window_start - CHANGE_LOOKBACK <= c.timestamp <= alert_time
+    ]
+    if not relevant:
+        q = f"change events for service:{service}"
+        return [
+            _ev("events", q, f"no deploy of {service} before the alert", "deployment_event", 0.0),
+            _ev("events", q, f"no config change of {service} before the alert", "config_event", 0.0),
+        ]
+    out = []
+    for c in relevant[-2:]:
+        minutes = (alert_time - c.timestamp).total_seconds() / 60
+        # The nearer the change to the alert, the more suspicious; an hour earlier still counts a little.
+        strength = 0.9 if c.timestamp >= window_start else 0.5
+        out.append(
+            _ev(
+                "events",
+                f"change events for service:{service}",
+                f'{c.kind.replace("_", " ")} "{c.title}" {minutes:.0f} min before the alert',
+                "deployment_event" if c.kind == "deployment" else "config_event",
+                strength,
+                onset=c.timestamp,
+            )
+        )
+    return out
+
+
+def _mentions(c: ChangeEvent, service: str) -> bool:
+    if c.service == service:
+        return True
+    return any(t in (f"service:{service}", f"kube_deployment:{service}") for t in c.tags)

@@ -1,0 +1,1 @@
+"""Model providers: `offline` (no LLM), `openai:<model>`, `anthropic:<model>`."""

@@ -1,0 +1,134 @@
+"""Robust statistics for telemetry: baseline vs alert window, change points, onsets.
+
+Medians and MADs rather than means and standard deviations, because production baselines carry
+spikes, missing minutes and earlier incidents, and a single outlier must not hide a real shift.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MAD_TO_SIGMA = 1.4826
+
+
+def clean(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
+
+
+def median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        return float("nan")
+    mid = n // 2
+    return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2.0
+
+
+def mad(xs: Sequence[float]) -> float:
+    m = median(xs)
+    return median([abs(x - m) for x in xs])
+
+
+def robust_sigma(xs: Sequence[float], floor_fraction: float = 0.05) -> float:
+    """MAD-based sigma, floored so a flat baseline does not turn every wobble into a huge z."""
+    if not xs:
+        return float("nan")
+    m = median(xs)
+    sigma = MAD_TO_SIGMA * mad(xs)
+    # A std fallback covers baselines whose MAD is 0 but which still vary (e.g. mostly-zero error counts).
+    mean = sum(xs) / len(xs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
+    return max(sigma, 0.5 * std, abs(m) * floor_fraction, 1e-9)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How the alert window compares with the baseline."""
+
+    baseline: float
+    current: float
+    peak: float
+    z: float  # signed robust z of the window's typical value
+    relative: float | None  # current / baseline - 1 (None when the baseline is ~0)
+    onset_index: int | None  # index into the window where a sustained departure starts
+
+    @property
+    def strength(self) -> float:
+        """0..1: how anomalous, squashing z so that |z| ≈ 3 is clear and ≥ 8 is overwhelming."""
+        return squash(abs(self.z))
+
+
+def squash(z: float, knee: float = 3.0) -> float:
+    if not math.isfinite(z) or z <= 1.0:
+        return 0.0
+    return max(0.0, min(1.0, 1.0 - math.exp(-(z - 1.0) / knee)))
+
+
+def shift(baseline: Sequence[float | None], window: Sequence[float | None]) -> Shift | None:
+    """Compare a window to its baseline. None when either side has too little data to judge."""
+    b = clean(baseline)
+    w = clean(window)
+    if len(b) < 3 or len(w) < 2:
+        return None
+    b_med = median(b)
+    sigma = robust_sigma(b)
+    # The upper half of the window: a fault that started mid-window must not be averaged away.
+    w_sorted = sorted(w)
+    upper = median(w_sorted[len(w_sorted) // 2 :])
+    lower = median(w_sorted[: max(1, (len(w_sorted) + 1) // 2)])
+    current = upper if abs(upper - b_med) >= abs(lower - b_med) else lower
+    z = (current - b_med) / sigma
+    rel = (current / b_med - 1.0) if abs(b_med) > 1e-9 else None
+    peak = max(w, key=lambda x: abs(x - b_med))
+    return Shift(
+        baseline=b_med,
+        current=current,
+        peak=peak,
+        z=z,
+        relative=rel,
+        onset_index=onset(b_med, sigma, window, sign=1 if z >= 0 else -1),
+    )
+
+
+def onset(
+    center: float, sigma: float, window: Sequence[float | None], sign: int, k: float = 3.0
+) -> int | None:
+    """First index from which the series stays beyond `k` sigmas (allowing one gap) — a sustained departure."""
+    vals = list(window)
+    n = len(vals)
+    for i in range(n):
+        v = vals[i]
+        if v is None or sign * (v - center) < k * sigma:
+            continue
+        following = [x for x in vals[i : i + 4] if x is not None]
+        beyond = sum(1 for x in following if sign * (x - center) >= k * sigma)
+        if beyond >= max(1, len(following) - 1):
+            return i
+    return None
+
+
+def rate(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else 0.0
+
+
+def proportion_z(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-proportion z (window vs baseline), with a continuity-friendly pooled variance."""
+    if n1 <= 0 or n2 <= 0:
+        return 0.0
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2 + 1) / (n1 + n2 + 2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return (p1 - p2) / se if se > 0 else 0.0
+
+
+def resample(values: Sequence[float | None], points: int = 12) -> list[float]:
+    vals = clean(values)
+    if len(vals) <= points:
+        return [round(v, 4) for v in vals]
+    step = len(vals) / points
+    return [
+        round(median(vals[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]), 4)
+        for i in range(points)
+    ]

@@ -1,0 +1,176 @@
+"""Test one hypothesis against the service's own telemetry, then let the judge decide.
+
+The tester measures a service's whole health profile (resources, APM, logs, spans, changes), not
+only the signals the hypothesis names: what it finds for other kinds becomes a lead for the next
+round, and what it finds downstream becomes a drill-down.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from sleuth.agents import judge, stats
+from sleuth.agents.evidence import (
+    change_evidence,
+    edge_evidence,
+    log_evidence,
+    series_evidence,
+    span_evidence,
+)
+from sleuth.agents.signals import aggregator_for, pick_metrics
+from sleuth.agents.summaries import summarize_logs, summarize_series
+from sleuth.gateway import DatadogError, DatadogGateway
+from sleuth.models.investigation import Evidence, Hypothesis, Usage
+from sleuth.models.requests import TestInput, TestResult
+from sleuth.models.telemetry import EvidenceGap, SeriesSummary
+
+LOG_BASELINE_MINUTES = 30
+
+
+class OfflineTester:
+    """Statistics over telemetry; no model."""
+
+    def test(self, inp: TestInput, gateway: DatadogGateway) -> TestResult:
+        h = inp.hypothesis
+        ctx = inp.context
+        evidence: list[Evidence] = []
+        gaps: list[EvidenceGap] = []
+
+        series = self._metrics(gateway, h.service, inp, gaps)
+        for summary in series:
+            ev = series_evidence(summary)
+            if ev is not None:
+                evidence.append(ev)
+        evidence.extend(self._logs(gateway, h.service, inp, gaps))
+        if ctx.span_summary is not None:
+            evidence.extend(span_evidence(ctx.span_summary, h.service))
+            evidence.extend(edge_evidence(ctx.span_summary, h.service, set(ctx.services)))
+        evidence.extend(change_evidence(ctx.changes, h.service, ctx.window_start, ctx.alert_time))
+        evidence.extend(_human_pointer(h))
+
+        judged = judge.judge(h.model_copy(update={"evidence": evidence, "gaps": [*h.gaps, *gaps]}), ctx)
+        return TestResult(
+            hypothesis=judged,
+            usage=Usage(datadog_calls=gateway.budget.used, datadog_errors=gateway.budget.errors),
+        )
+
+    def _metrics(
+        self, gateway: DatadogGateway, service: str, inp: TestInput, gaps: list[EvidenceGap]
+    ) -> list[SeriesSummary]:
+        ctx = inp.context
+        try:
+            names = gateway.list_metrics(ctx.baseline_start, tag_filter=f"service:{service}")
+        except DatadogError as err:
+            gaps.append(err.gap("metrics", f"active metrics for service:{service}"))
+            return []
+        picked = pick_metrics(names)
+        if not picked:
+            gaps.append(
+                EvidenceGap(
+                    source="metrics",
+                    query=f"service:{service}",
+                    reason=f"metrics unavailable: none reported for service:{service}",
+                )
+            )
+            return []
+        scope = f"service:{service}" + (f",env:{ctx.env}" if ctx.env else "")
+        queries = [
+            f"{aggregator_for(sig)}:{name}{{{scope}}}" for sig, names_ in picked.items() for name in names_
+        ]
+        try:
+            raw = gateway.query_metrics(queries, ctx.baseline_start, ctx.window_end, interval_seconds=60)
+        except DatadogError as err:
+            gaps.append(err.gap("metrics", "; ".join(queries)[:300]))
+            return []
+        baseline = (ctx.baseline_start.timestamp(), ctx.baseline_end.timestamp())
+        window = (ctx.window_start.timestamp(), ctx.window_end.timestamp())
+        returned = {s.query for s in raw if stats.clean(s.values)}
+        for q in queries:
+            if q not in returned:
+                gaps.append(
+                    EvidenceGap(
+                        source="metrics", query=q, reason="metrics unavailable: no data points returned"
+                    )
+                )
+        summaries = [summarize_series(s, baseline, window) for s in raw if stats.clean(s.values)]
+        return _with_utilisation(summaries)
+
+    def _logs(
+        self, gateway: DatadogGateway, service: str, inp: TestInput, gaps: list[EvidenceGap]
+    ) -> list[Evidence]:
+        ctx = inp.context
+        query = f"service:{service}" + (f" env:{ctx.env}" if ctx.env else "")
+        log_baseline_start = max(ctx.baseline_start, _minus_minutes(ctx.baseline_end, LOG_BASELINE_MINUTES))
+        try:
+            window_logs = gateway.search_logs(
+                query, ctx.window_start, ctx.window_end, limit=1000, max_pages=2
+            )
+            baseline_logs = gateway.search_logs(
+                query, log_baseline_start, ctx.baseline_end, limit=1000, max_pages=2
+            )
+        except DatadogError as err:
+            gaps.append(err.gap("logs", query))
+            return []
+        # Rates, not counts: the baseline period is longer than the window.
+        scale = (ctx.window_end - ctx.window_start).total_seconds() / max(
+            1.0, (ctx.baseline_end - log_baseline_start).total_seconds()
+        )
+        summary = summarize_logs(
+            query,
+            [*baseline_logs, *window_logs],
+            (log_baseline_start.timestamp(), ctx.baseline_end.timestamp()),
+            (ctx.window_start.timestamp(), ctx.window_end.timestamp()),
+        )
+        return log_evidence(summary, scale)
+
+
+def _with_utilisation(summaries: list[SeriesSummary]) -> list[SeriesSummary]:
+    """usage / limit, when both are reported: saturation is about headroom, not absolute numbers."""
+    out = list(summaries)
+    for usage_word, limit_word in (("cpu.usage", "cpu.limits"), ("memory.usage", "memory.limits")):
+        usage = next((s for s in summaries if usage_word in s.query), None)
+        limit = next((s for s in summaries if limit_word in s.query), None)
+        if usage is None or limit is None or not limit.window_mean or not usage.window_mean:
+            continue
+        # kubernetes.cpu.usage.total is in nanocores while limits are in cores.
+        factor = 1e9 if usage_word == "cpu.usage" and usage.window_mean > 1e5 * limit.window_mean else 1.0
+        util_now = usage.window_mean / (limit.window_mean * factor)
+        util_base = (usage.baseline_mean or 0.0) / ((limit.baseline_mean or limit.window_mean) * factor)
+        if math.isfinite(util_now):
+            out.append(
+                SeriesSummary(
+                    query=f"{usage.query} / {limit.query}",
+                    scope=usage.scope,
+                    points=usage.points,
+                    baseline_mean=round(util_base, 4),
+                    window_mean=round(util_now, 4),
+                    window_max=round((usage.window_max or 0.0) / (limit.window_mean * factor), 4),
+                    change_score=usage.change_score,
+                    relative_change=usage.relative_change,
+                    onset=usage.onset,
+                )
+            )
+    return out
+
+
+def _minus_minutes(t: datetime, minutes: int) -> datetime:
+    from datetime import timedelta
+
+    return t - timedelta(minutes=minutes)
+
+
+def _human_pointer(h: Hypothesis) -> list[Evidence]:
+    """A hint is recorded as what it is: a human's pointer, never as telemetry evidence."""
+    if h.origin != "human":
+        return []
+    return [
+        Evidence(
+            source="human",
+            query="hint",
+            observation=f"a human suggested: {h.statement}",
+            signal="human_hint",
+            strength=0.0,
+            supports=True,
+        )
+    ]

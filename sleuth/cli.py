@@ -1,0 +1,185 @@
+"""The `sleuth` command. Flags override the environment's settings of the same name."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sleuth.config import Settings, load_settings
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temporal-address", help="host:port of Temporal (default: embedded dev server)")
+    p.add_argument("--namespace", dest="temporal_namespace", help="Temporal namespace (default: default)")
+    p.add_argument("--task-queue", help="task queue (default: sleuth)")
+    p.add_argument("--model", help="offline | openai:<model> | anthropic:<model>")
+    p.add_argument("--data-dir", type=Path, help="local state directory (default: ~/.sleuth)")
+
+
+def _ports(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8080, help="intake port (default 8080)")
+    p.add_argument("--temporal-port", type=int, default=7233, help="embedded Temporal port (default 7233)")
+    p.add_argument(
+        "--ui-port", type=int, default=8233, help="embedded Temporal UI port (default 8233; 0: no UI)"
+    )
+    p.add_argument("--world", help="sandbox world to serve when no Datadog keys are set")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="sleuth", description="Durable background SRE investigations of Datadog alerts."
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser(
+        "up", help="embedded Temporal (if needed), sandbox Datadog (if no keys), worker and intake"
+    )
+    _common(up)
+    _ports(up)
+    up.add_argument("--insecure-dev", action="store_true", help="accept webhooks without X-Sleuth-Token")
+
+    demo = sub.add_parser("demo", help="up + a sandbox incident + its alert + live progress + the report")
+    _common(demo)
+    _ports(demo)
+    demo.add_argument(
+        "--decision",
+        choices=["approve", "reject", "wait"],
+        default="approve",
+        help="what the demo's human does with a proposed action (default: approve)",
+    )
+
+    worker = sub.add_parser("worker", help="run a worker against an existing Temporal")
+    _common(worker)
+
+    serve = sub.add_parser("serve", help="run the webhook intake against an existing Temporal")
+    _common(serve)
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--insecure-dev", action="store_true")
+
+    ev = sub.add_parser("eval", help="run the offline evaluation suite and write a scorecard")
+    _common(ev)
+    ev.add_argument("--dataset", default="sandbox", help="sandbox (default) or nezha-ob")
+    ev.add_argument("--out", type=Path, help="where to write the scorecard JSON")
+    ev.add_argument("--cases", nargs="*", help="only these case names")
+    return ap
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    keys = ("temporal_address", "temporal_namespace", "task_queue", "model", "data_dir")
+    return load_settings(**{k: getattr(args, k, None) for k in keys})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ValidationError as err:
+        print(f"sleuth: bad configuration: {err}", file=sys.stderr)
+        return 2
+    try:
+        return _dispatch(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError, TimeoutError, OSError) as err:
+        print(f"sleuth {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "demo":
+        from sleuth.demo import main_demo
+
+        return main_demo(
+            settings,
+            world=args.world,
+            port=args.port,
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port or None,
+            decision=args.decision,
+        )
+    if args.command == "up":
+        return asyncio.run(_up(settings, args))
+    if args.command == "worker":
+        return asyncio.run(_worker(settings))
+    if args.command == "serve":
+        return asyncio.run(_serve(settings, args))
+    if args.command == "eval":
+        from sleuth.evals.suite import main_eval
+
+        return main_eval(settings, dataset=args.dataset, out=args.out, cases=args.cases)
+    raise AssertionError(args.command)
+
+
+async def _up(settings: Settings, args: argparse.Namespace) -> int:
+    from sleuth.runtime import running_stack, wait_for_shutdown_signal
+
+    async with running_stack(
+        settings,
+        port=args.port,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port or None,
+        world=args.world,
+        insecure_dev=args.insecure_dev,
+    ):
+        print("sleuth is up; Ctrl-C to stop")
+        await wait_for_shutdown_signal()
+        print("stopping…")
+    return 0
+
+
+def _require_temporal(settings: Settings) -> str:
+    if not settings.temporal_address:
+        raise ValueError(
+            "TEMPORAL_ADDRESS (or --temporal-address) is required; `sleuth up` embeds one instead"
+        )
+    return settings.temporal_address
+
+
+async def _worker(settings: Settings) -> int:
+    from sleuth.runtime import wait_for_shutdown_signal
+    from sleuth.worker import build_worker, connect
+
+    if settings.sandbox_mode:
+        raise ValueError(
+            "no Datadog configured: set DD_API_KEY and DD_APP_KEY (and DD_SITE), or SLEUTH_DATADOG_URL"
+        )
+    client = await connect(_require_temporal(settings), settings.temporal_namespace)
+    worker = build_worker(client, settings)
+    task = asyncio.create_task(worker.run())
+    print(f"worker polling task queue '{settings.task_queue}' on {settings.temporal_address}")
+    await wait_for_shutdown_signal()
+    await worker.shutdown()
+    await asyncio.gather(task, return_exceptions=True)
+    return 0
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sleuth.intake.app import create_app
+    from sleuth.worker import connect
+
+    address = _require_temporal(settings)
+    client: Any = None
+
+    async def get_client() -> Any:
+        nonlocal client
+        if (
+            client is None
+        ):  # reconnect lazily: the intake must come up (and answer 503) while Temporal is down
+            client = await connect(address, settings.temporal_namespace)
+        return client
+
+    app = create_app(settings, get_client, insecure_dev=args.insecure_dev)
+    await uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info")).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluations: online scores for each investigation, the offline suite, living cases."""

@@ -1,0 +1,1 @@
+"""Typed models that cross every boundary (webhook, workflow, activities, agents, report)."""

@@ -1,0 +1,123 @@
+"""Bounded summaries of what Datadog returned: the only telemetry that crosses into workflow history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from sleuth.models.common import TelemetrySource
+
+
+class EvidenceGap(BaseModel):
+    """Something the investigator wanted to know and could not: named, never an exception."""
+
+    source: TelemetrySource
+    query: str
+    reason: str  # e.g. "logs unavailable: 403 from /api/v2/logs/events/search"
+
+
+class MonitorInfo(BaseModel):
+    id: str
+    name: str = ""
+    type: str = ""
+    query: str = ""
+    message: str = ""
+    tags: list[str] = Field(default_factory=list)
+    overall_state: str | None = None
+
+
+class ChangeEvent(BaseModel):
+    """A deploy, a config change or another change event, as found through the Events API."""
+
+    id: str
+    title: str
+    timestamp: datetime
+    kind: Literal["deployment", "config_change", "other"] = "other"
+    service: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    text: str = ""
+
+
+class Edge(BaseModel):
+    """caller → callee, seen in spans (parent span's service → child span's service)."""
+
+    caller: str
+    callee: str
+    calls: int = 0
+
+
+class SeriesSummary(BaseModel):
+    """A time series reduced to what a judgement needs: baseline vs alert window, and when it moved."""
+
+    query: str
+    scope: str = ""  # the group ("service:checkout") this series belongs to, when grouped
+    points: int = 0
+    baseline_mean: float | None = None
+    baseline_std: float | None = None
+    window_mean: float | None = None
+    window_max: float | None = None
+    change_score: float = 0.0  # robust z of the window against the baseline (signed)
+    relative_change: float | None = None  # window_mean / baseline_mean - 1
+    onset: datetime | None = None  # first sustained departure from the baseline, if any
+    sparkline: list[float] = Field(default_factory=list)  # a few resampled points, for humans and notebooks
+
+
+class LogPattern(BaseModel):
+    pattern: str
+    count: int
+    baseline_count: int = 0
+    service: str | None = None
+    status: str | None = None
+    sample: str = ""
+    first_seen: datetime | None = None
+
+
+class LogSummary(BaseModel):
+    query: str
+    window_count: int = 0
+    baseline_count: int = 0
+    error_count: int = 0
+    baseline_error_count: int = 0
+    patterns: list[LogPattern] = Field(default_factory=list)
+    new_patterns: list[LogPattern] = Field(default_factory=list)
+
+
+class EdgeStats(BaseModel):
+    """Latency and errors along one caller→callee edge, baseline vs alert window."""
+
+    caller: str
+    callee: str
+    baseline_calls: int = 0
+    window_calls: int = 0
+    baseline_p50_ms: float | None = None
+    window_p50_ms: float | None = None
+    baseline_error_rate: float = 0.0
+    window_error_rate: float = 0.0
+    # Caller-side time not spent inside the callee (network, queueing, connection setup).
+    baseline_gap_ms: float | None = None
+    window_gap_ms: float | None = None
+
+
+class ServiceSpanStats(BaseModel):
+    """A service's own contribution: self time (its duration minus its children's) and errors it originates."""
+
+    service: str
+    baseline_spans: int = 0
+    window_spans: int = 0
+    baseline_self_ms: float | None = None
+    window_self_ms: float | None = None
+    baseline_error_rate: float = 0.0
+    window_error_rate: float = 0.0
+    window_originated_errors: int = 0  # errors on spans none of whose children errored
+    baseline_originated_errors: int = 0
+    top_error_messages: list[str] = Field(default_factory=list)
+
+
+class SpanSummary(BaseModel):
+    query: str
+    baseline_spans: int = 0
+    window_spans: int = 0
+    services: list[ServiceSpanStats] = Field(default_factory=list)
+    edges: list[EdgeStats] = Field(default_factory=list)
