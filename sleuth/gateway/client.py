@@ -10,8 +10,8 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from datadog_api_client import ApiClient, Configuration
