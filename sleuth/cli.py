@@ -64,9 +64,24 @@ def parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run the offline evaluation suite and write a scorecard")
     _common(ev)
-    ev.add_argument("--dataset", default="sandbox", help="sandbox (default) or nezha-ob")
+    ev.add_argument("--dataset", default="sandbox", help="sandbox (default), nezha-ob or living")
     ev.add_argument("--out", type=Path, help="where to write the scorecard JSON")
     ev.add_argument("--cases", nargs="*", help="only these case names")
+
+    fb = sub.add_parser("feedback", help="record a human verdict on a finished investigation")
+    _common(fb)
+    fb.add_argument("investigation_id")
+    right = fb.add_mutually_exclusive_group(required=True)
+    right.add_argument("--correct", action="store_true", help="the report's conclusion was right")
+    right.add_argument("--wrong", action="store_true", help="it was wrong (give --cause)")
+    fb.add_argument("--cause", help="the real root cause, <service>:<kind>")
+    fb.add_argument("--by", help="who says so (default: the current user)")
+    fb.add_argument("--note", help="free text")
+
+    ex = sub.add_parser("export-case", help="export a labelled investigation as a replayable eval case")
+    _common(ex)
+    ex.add_argument("investigation_id")
+    ex.add_argument("--out", type=Path, help="cases directory (default: <data dir>/living-cases)")
     return ap
 
 
@@ -109,6 +124,25 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_worker(settings))
     if args.command == "serve":
         return asyncio.run(_serve(settings, args))
+    if args.command == "eval" and args.dataset == "living":
+        from sleuth.evals.living import main_living
+
+        return main_living(settings, out=args.out, cases=args.cases)
+    if args.command == "feedback":
+        from sleuth.evals.feedback import main_feedback
+
+        return main_feedback(
+            settings,
+            args.investigation_id,
+            correct=args.correct,
+            cause=args.cause,
+            by=args.by,
+            note=args.note,
+        )
+    if args.command == "export-case":
+        from sleuth.evals.living import main_export
+
+        return main_export(settings, args.investigation_id, args.out)
     if args.command == "eval":
         from sleuth.evals.suite import main_eval
 

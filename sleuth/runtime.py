@@ -21,7 +21,7 @@ from sleuth.intake.app import Readiness, create_app
 from sleuth.temporal_server import EmbeddedTemporal
 from sleuth.worker import build_worker, connect
 
-DEFAULT_WORLD = "checkout-deploy"
+DEFAULT_WORLD = "ecommerce-deploy"
 
 
 def free_port() -> int:
@@ -83,11 +83,11 @@ async def running_stack(
             settings = settings.model_copy(
                 update={
                     "datadog_url": sandbox.url,
-                    "dd_api_key": sandbox.api_key,
-                    "dd_app_key": sandbox.app_key,
+                    "dd_api_key": sandbox.ctx.api_key,
+                    "dd_app_key": sandbox.ctx.app_key,
                 }
             )
-            say(f"no Datadog keys: serving the sandbox Datadog world '{sandbox.world_name}' at {sandbox.url}")
+            say(f"no Datadog keys: serving the sandbox Datadog world '{sandbox.world.name}' at {sandbox.url}")
         client = await connect(address, settings.temporal_namespace)
         readiness.set("temporal", True)
         if run_worker:

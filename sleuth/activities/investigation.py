@@ -17,6 +17,7 @@ from sleuth.agents import context as context_agent
 from sleuth.agents.roles import investigator_for
 from sleuth.config import Settings
 from sleuth.gateway import CallBudget, DatadogGateway, GatewayConfig
+from sleuth.gateway.io import in_io_thread
 from sleuth.models.investigation import Usage
 from sleuth.models.requests import (
     ConcludeInput,
@@ -28,9 +29,11 @@ from sleuth.models.requests import (
     TestInput,
     TestResult,
 )
+from sleuth.observability import metrics, tracing
+from sleuth.observability.tools import traced_gateway
 
 T = TypeVar("T")
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 1.0
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:
@@ -43,54 +46,116 @@ def gateway_config(settings: Settings) -> GatewayConfig:
     )
 
 
-async def heartbeating(work: Awaitable[T]) -> T:
-    """Heartbeat while waiting, so a dead worker is noticed and cancellation can reach us."""
+async def heartbeating(work: Awaitable[T], budget: CallBudget | None = None) -> T:
+    """Heartbeat while waiting, so a dead worker is noticed and cancellation can reach us; on
+    cancellation, the call budget is cancelled too, so the worker thread stops making calls."""
     task = asyncio.ensure_future(work)
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
-        if done:
-            return task.result()
-        activity.heartbeat()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    except asyncio.CancelledError:
+        if budget is not None:
+            budget.cancel()
+        task.cancel()
+        raise
 
 
 class InvestigationActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        tracing.ensure_enabled()  # LLM Observability, when DD_* settings ask for it
 
     def _gateway(self, max_calls: int) -> DatadogGateway:
-        return DatadogGateway(gateway_config(self.settings), CallBudget(max_calls))
+        return traced_gateway(DatadogGateway(gateway_config(self.settings), CallBudget(max_calls)))
 
     def _role_models(self) -> dict[str, str]:
         return {role: self.settings.model_for(role) for role in ("planner", "summariser", "concluder")}
 
     @activity.defn(name=names.GATHER_CONTEXT)
     async def gather_context(self, inp: GatherContextInput) -> GatherContextResult:
-        gateway = self._gateway(inp.max_datadog_calls)
-        ctx = await heartbeating(asyncio.to_thread(context_agent.gather, gateway, inp.alert, inp.now))
-        return GatherContextResult(
-            context=ctx,
-            usage=Usage(datadog_calls=gateway.budget.used, datadog_errors=gateway.budget.errors),
-            trace=inp.trace,
+        alert, wid = inp.alert, inp.investigation_id
+        if activity.info().attempt == 1:
+            metrics.investigation_started(
+                metrics.investigation_tags(
+                    alert.monitor_id, alert.tag_value("service"), alert.tag_value("env"), None
+                )
+            )
+        tags = tracing.investigation_tags(
+            wid, monitor_id=alert.monitor_id, service=alert.tag_value("service")
         )
+        with tracing.investigation(wid, inp.trace, input=alert, tags=tags) as trace:  # the trace's root
+            gateway = self._gateway(inp.max_datadog_calls)
+            ctx = await heartbeating(
+                in_io_thread(context_agent.gather, gateway, inp.alert, inp.now), gateway.budget
+            )
+            usage = Usage(datadog_calls=gateway.budget.used, datadog_errors=gateway.budget.errors)
+            trace.annotate(
+                output={"service": ctx.service, "services": ctx.services, "changes": len(ctx.changes)},
+                tags=tracing.context_tags(wid, ctx),
+                metrics=tracing.usage_metrics(usage),
+            )
+        return GatherContextResult(context=ctx, usage=usage, trace=trace.trace)
 
     @activity.defn(name=names.PLAN_HYPOTHESES)
     async def plan_hypotheses(self, inp: PlanInput) -> PlanResult:
         investigator = investigator_for(
             inp.model, self._role_models() if inp.model == self.settings.model else None
         )
-        return await heartbeating(investigator.plan(inp))
+        tags = tracing.context_tags(inp.investigation_id, inp.context, inp.model)
+        with tracing.activity_span(
+            "agent",
+            "planner",
+            inp.trace,
+            investigation_id=inp.investigation_id,
+            tags=tags,
+            input={"round": inp.round, "tested": len(inp.tested), "hints": [h.text for h in inp.hints]},
+        ) as span:
+            result = await heartbeating(investigator.plan(inp))
+            span.annotate(
+                output=[f"{h.service} {h.kind}: {h.statement}" for h in result.hypotheses],
+                metrics=tracing.usage_metrics(result.usage),
+            )
+        return result
 
     @activity.defn(name=names.TEST_HYPOTHESIS)
     async def test_hypothesis(self, inp: TestInput) -> TestResult:
-        gateway = self._gateway(inp.max_datadog_calls)
         investigator = investigator_for(
             inp.model, self._role_models() if inp.model == self.settings.model else None
         )
-        result = await heartbeating(investigator.test(inp, gateway))
-        # The gateway is the one place that knows how many calls were really made.
-        usage = result.usage.model_copy(
-            update={"datadog_calls": gateway.budget.used, "datadog_errors": gateway.budget.errors}
-        )
+        h = inp.hypothesis
+        tags = {
+            **tracing.context_tags(inp.investigation_id, inp.context, inp.model),
+            "hypothesis_id": h.id,
+            "hypothesis_service": h.service,
+            "hypothesis_kind": h.kind,
+        }
+        with tracing.activity_span(
+            "task",
+            "test_hypothesis",
+            inp.trace,
+            investigation_id=inp.investigation_id,
+            tags=tags,
+            input=h.statement,
+        ) as span:
+            gateway = self._gateway(inp.max_datadog_calls)  # in the span: its tool spans hang below
+            result = await heartbeating(investigator.test(inp, gateway), gateway.budget)
+            # The gateway is the one place that knows how many calls were really made.
+            usage = result.usage.model_copy(
+                update={"datadog_calls": gateway.budget.used, "datadog_errors": gateway.budget.errors}
+            )
+            judged = result.hypothesis
+            span.annotate(
+                output={
+                    "status": judged.status,
+                    "confidence": judged.confidence,
+                    "evidence": [e.observation for e in judged.evidence][:12],
+                    "gaps": [g.reason for g in judged.gaps][:12],
+                },
+                metrics=tracing.usage_metrics(usage),
+            )
         return result.model_copy(update={"usage": usage})
 
     @activity.defn(name=names.CONCLUDE)
@@ -98,4 +163,18 @@ class InvestigationActivities:
         investigator = investigator_for(
             inp.model, self._role_models() if inp.model == self.settings.model else None
         )
-        return await heartbeating(investigator.conclude(inp))
+        with tracing.activity_span(
+            "agent",
+            "concluder",
+            inp.trace,
+            investigation_id=inp.investigation_id,
+            tags=tracing.context_tags(inp.investigation_id, inp.context, inp.model),
+            input=[f"{h.service} {h.kind}: {h.status} ({h.confidence:.2f})" for h in inp.hypotheses],
+        ) as span:
+            conclusion = await heartbeating(investigator.conclude(inp))
+            span.annotate(
+                output=conclusion.summary,
+                tags={"verdict": conclusion.verdict},
+                metrics=tracing.usage_metrics(conclusion.usage),
+            )
+        return conclusion

@@ -6,7 +6,6 @@ already have created (tagged with the investigation id), so a retry after a cras
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import activity
@@ -16,8 +15,11 @@ from sleuth.activities.investigation import gateway_config
 from sleuth.config import Settings
 from sleuth.gateway import CallBudget, DatadogError, DatadogGateway
 from sleuth.gateway.client import NotebookGraph
+from sleuth.gateway.io import in_io_thread
 from sleuth.models.investigation import ProposedAction, Publication, Report
 from sleuth.models.requests import ActionInput, PublishInput
+from sleuth.observability import tracing
+from sleuth.observability.tools import traced_gateway
 from sleuth.reporting import event_tags, event_text, event_title
 
 PUBLISH_CALL_BUDGET = 12
@@ -28,11 +30,20 @@ class PublishingActivities:
         self.settings = settings
 
     def _gateway(self) -> DatadogGateway:
-        return DatadogGateway(gateway_config(self.settings), CallBudget(PUBLISH_CALL_BUDGET))
+        return traced_gateway(DatadogGateway(gateway_config(self.settings), CallBudget(PUBLISH_CALL_BUDGET)))
 
     @activity.defn(name=names.PUBLISH_FINDINGS)
     async def publish_findings(self, inp: PublishInput) -> Publication:
-        return await asyncio.to_thread(self._publish, inp.report)
+        r = inp.report
+        tags = tracing.investigation_tags(
+            r.investigation_id, monitor_id=r.monitor_id, service=r.service, env=r.env, model=r.model
+        )
+        with tracing.activity_span(
+            "task", "publish_findings", inp.trace, investigation_id=r.investigation_id, tags=tags
+        ) as span:
+            publication = await in_io_thread(tracing.carry_context(self._publish), r)
+            span.annotate(output=publication)
+        return publication
 
     def _publish(self, report: Report) -> Publication:
         gw = self._gateway()
@@ -88,7 +99,7 @@ class PublishingActivities:
             )
             return inp.action.model_copy(update={"status": "executed"})
 
-        return await asyncio.to_thread(run)
+        return await in_io_thread(run)
 
 
 def _graphs(report: Report) -> list[NotebookGraph]:

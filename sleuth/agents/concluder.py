@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sleuth.agents.judge import strongest
+from sleuth.agents.judge import SPECIFICITY, strongest
+from sleuth.agents.signals import service_role
 from sleuth.models.investigation import (
     Hypothesis,
     InvestigationContext,
@@ -36,20 +37,13 @@ class OfflineConcluder:
         ranked = rank(inp.hypotheses, inp.context)
         top = ranked[0] if ranked else None
         if top is None or top.confidence < FOUND_AT:
-            return Conclusion(
-                verdict="inconclusive",
-                ranked_causes=ranked[:5],
-                summary=_summary(None, ranked, inp, "no hypothesis was validated by its evidence"),
-            )
+            return self._inconclusive(ranked, inp, "no hypothesis was validated by its evidence")
         rival = next((r for r in ranked[1:] if r.service != top.service), None)
         if rival is not None and rival.confidence >= FOUND_AT and rival.score >= AMBIGUOUS_RATIO * top.score:
-            return Conclusion(
-                verdict="inconclusive",
-                ranked_causes=ranked[:5],
-                summary=_summary(
-                    None, ranked, inp, f"{top.service} and {rival.service} are equally supported"
-                ),
-            )
+            return self._inconclusive(ranked, inp, f"{top.service} and {rival.service} are equally supported")
+        tie = _change_tie(top.service, inp.hypotheses)
+        if tie:
+            return self._inconclusive(ranked, inp, tie)
         root = RootCause(service=top.service, kind=top.kind, summary=top.summary, confidence=top.confidence)
         return Conclusion(
             verdict="root_cause_found",
@@ -58,6 +52,38 @@ class OfflineConcluder:
             summary=_summary(root, ranked, inp, ""),
             action=_action(root),
         )
+
+    def _inconclusive(self, ranked: list[RankedCause], inp: ConcludeInput, why: str) -> Conclusion:
+        return Conclusion(
+            verdict="inconclusive", ranked_causes=ranked[:5], summary=_summary(None, ranked, inp, why)
+        )
+
+
+def _change_tie(service: str, hypotheses: list[Hypothesis]) -> str | None:
+    """A deploy and a config change of the same service, both fitting the symptoms equally, and no
+    error naming either: the service is clear, the cause is not, and we say so."""
+    fits = {
+        h.kind: h
+        for h in hypotheses
+        if h.service == service and h.status == "validated" and h.kind in ("deployment", "config_change")
+    }
+    if len(fits) < 2:
+        return None
+    signal = {"deployment": "deployment_in_errors", "config_change": "config_in_errors"}
+    named = {k for k, h in fits.items() if strongest(h.evidence).get(signal[k], 0.0) >= 0.5}
+    dep, cfg = fits["deployment"], fits["config_change"]
+    if len(named) == 1 or abs(dep.confidence - cfg.confidence) > 0.15:
+        return None
+    return f"{service} broke right after both a deploy and a config change, and nothing tells them apart"
+
+
+def _preference(h: Hypothesis, role: str) -> tuple[bool, int, float]:
+    """Validated first; among confident findings, the sharper mechanism; then confidence. On a
+    database, "database" is the mechanism: its CPU or locks are how a database breaks."""
+    sharp = SPECIFICITY.get(h.kind, 0) if h.status == "validated" and h.confidence >= FOUND_AT else 0
+    if sharp and role == "database" and h.kind == "database":
+        sharp = 3
+    return (h.status == "validated", sharp, h.confidence)
 
 
 def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[RankedCause]:
@@ -68,15 +94,30 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         if h.status == "invalidated" or h.kind == "unknown":
             continue
         cur = best.get(h.service)
-        if cur is None or (h.status == "validated", h.confidence) > (
-            cur.status == "validated",
-            cur.confidence,
-        ):
+        role = service_role(h.service, ctx.span_summary)
+        if cur is None or _preference(h, role) > _preference(cur, role):
             best[h.service] = h
+    # A change of this service that fits equally well wins the tie: it explains how the mechanism started.
+    for service, h in list(best.items()):
+        change = next(
+            (
+                x
+                for x in hypotheses
+                if x.service == service
+                and x.status == "validated"
+                and x.kind in ("deployment", "config_change")
+                and x.confidence >= h.confidence - 0.1
+            ),
+            None,
+        )
+        if change is not None:
+            best[service] = change
     validated = {s for s, h in best.items() if h.status == "validated"}
     callees: dict[str, set[str]] = defaultdict(set)
     for e in ctx.edges:
         callees[e.caller].add(e.callee)
+    surged = {s for s, h in best.items() if h.status == "validated" and h.kind == "traffic_surge"}
+    loaded = {d for s in surged for d in _reachable(s, callees)}
 
     out: list[RankedCause] = []
     for service, h in best.items():
@@ -84,6 +125,8 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         downstream = _reachable(service, callees) & validated
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
+        if service in loaded and strongest(h.evidence).get("hits", 0.0) >= 0.5:
+            score *= SYMPTOM_DISCOUNT  # it saturated because the surge upstream sent it more work
         out.append(
             RankedCause(
                 service=service,
@@ -112,8 +155,6 @@ def _own_trouble(h: Hypothesis) -> float:
             "edge_latency_in",
             "deployment_event",
             "config_event",
-            "external_errors",
-            "external_latency",
             "db_latency",
             "db_locks",
             "db_connections",

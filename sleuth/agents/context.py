@@ -9,18 +9,28 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from sleuth.agents import health, stats
 from sleuth.agents.summaries import edges_from_spans, summarize_spans
 from sleuth.gateway import DatadogError, DatadogGateway, SpanRecord
 from sleuth.models.alert import Alert, scope_tags
 from sleuth.models.investigation import InvestigationContext
 from sleuth.models.telemetry import ChangeEvent, EvidenceGap, MonitorInfo
 
-WINDOW = timedelta(minutes=15)  # the alert window: long enough to see a fault start before the alert
+MAX_WINDOW = timedelta(minutes=30)  # the longest a fault may have brewed before the alert
+MIN_WINDOW = timedelta(minutes=3)
+ONSET_MARGIN = timedelta(
+    minutes=1
+)  # start the window a little before the onset: faults precede their symptoms
 BASELINE = timedelta(minutes=60)  # what "normal" looked like just before
 SPAN_BASELINE = timedelta(minutes=15)  # spans are voluminous: a shorter normal period suffices for them
+SIGNAL_HISTORY = timedelta(hours=2)
 CHANGE_LOOKBACK = timedelta(hours=3)
 AFTER_ALERT = timedelta(minutes=2)
 
+_MONITOR_QUERY = re.compile(r"^\s*\w+\([^)]*\)\s*:\s*(.+?)\s*(?:[<>]=?|==)\s*-?[\d.]+\s*$")
+_METRIC_TERM = re.compile(
+    r"(?:avg|sum|min|max|count|p\d\d):[A-Za-z0-9_.]+\{[^}]*\}(?:\s*by\s*\{[^}]*\})?(?:\.as_(?:count|rate)\(\))?"
+)
 _QUERY_METRIC = re.compile(r"(?:^|[(:\s])(?:avg|sum|min|max|p\d\d|count):([A-Za-z0-9_.]+)\s*\{")
 _QUERY_SCOPE = re.compile(r"\{([^}]*)\}")
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
@@ -32,6 +42,43 @@ def parse_monitor_query(query: str) -> tuple[str | None, list[str]]:
     scope = _QUERY_SCOPE.search(query or "")
     tags = [t.strip() for t in scope.group(1).split(",")] if scope else []
     return (metric.group(1) if metric else None), [t for t in tags if ":" in t and not t.startswith("!")]
+
+
+def signal_query(monitor_query: str) -> str | None:
+    """The metric query a monitor evaluates, as the timeseries API takes it:
+    `avg(last_5m):p95:trace.http.request{service:web} > 0.8` → `p95:trace.http.request{service:web}`.
+    For a formula (errors / hits) the first term is the signal: it moves first and most."""
+    m = _MONITOR_QUERY.match(monitor_query or "")
+    body = m.group(1) if m else (monitor_query or "")
+    term = _METRIC_TERM.search(body)
+    return term.group(0) if term else None
+
+
+def onset_of(values: list[tuple[float, float | None]], alert_at: float) -> float | None:
+    """When the alerting signal left its normal range: the start of the run, reaching the alert, in
+    which it stays past halfway between its normal level and its alerting level. Halfway rather than
+    a few sigmas, so that a slow daily trend does not pass for the start of the incident."""
+    history = [v for t, v in values if t < alert_at - MAX_WINDOW.total_seconds()]
+    recent = [(t, v) for t, v in values if alert_at - MAX_WINDOW.total_seconds() <= t <= alert_at + 60]
+    clean = stats.clean(history)
+    if len(clean) < 5 or not recent:
+        return None
+    center, sigma = stats.median(clean), stats.robust_sigma(clean)
+    peak = next((v for _, v in reversed(recent) if v is not None), None)
+    if peak is None or abs(peak - center) < 3 * sigma:
+        return None
+    sign = 1 if peak > center else -1
+    level = max(3 * sigma, 0.5 * abs(peak - center))
+    onset = None
+    gap = 0
+    for t, v in reversed(recent):
+        if v is not None and sign * (v - center) >= level:
+            onset, gap = t, 0
+        else:
+            gap += 1  # one normal or missing minute inside a run is noise, two end it
+            if gap > 1:
+                break
+    return onset
 
 
 def _tag(tags: list[str], key: str) -> str | None:
@@ -65,16 +112,20 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     env = _tag(tag_sources, "env")
 
     at = alert_time_of(alert, now)
-    window_start = at - WINDOW
     window_end = min(now, at + AFTER_ALERT) if now > at else at
+    onset = _signal_onset(gateway, query, at, window_end, gaps)
+    window_start = max(at - MAX_WINDOW, min(at - MIN_WINDOW, (onset or at) - ONSET_MARGIN))
     baseline_end = window_start
     baseline_start = baseline_end - BASELINE
 
     span_query = f"env:{env}" if env else "*"
+    # Two searches rather than one: results come newest first and are capped, and the baseline must not be crowded out.
     window_spans = _spans(gateway, span_query, window_start, window_end, gaps)
     baseline_spans = _spans(gateway, span_query, baseline_end - SPAN_BASELINE, baseline_end, gaps)
     edges = edges_from_spans([*baseline_spans, *window_spans])
     span_summary = summarize_spans(span_query, baseline_spans, window_spans) if window_spans else None
+
+    health_scan = health.scan(gateway, env, (baseline_start, baseline_end), (window_start, window_end), gaps)
 
     changes: list[ChangeEvent] = []
     try:
@@ -85,6 +136,7 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     services = sorted(
         {s.service for s in [*window_spans, *baseline_spans] if s.service}
         | {e.callee for e in edges}
+        | {h.service for h in health_scan}
         | ({service} if service else set())
     )
     if service is None and len(services) == 1:
@@ -104,10 +156,40 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
         services=services,
         edges=edges,
         span_summary=span_summary,
+        health=health_scan,
         changes=sorted(changes, key=lambda c: c.timestamp)[-50:],
         runbook_links=sorted(set(_URL.findall(messages)))[:10],
         gaps=gaps,
     )
+
+
+def _signal_onset(
+    gateway: DatadogGateway, monitor_query: str, at: datetime, end: datetime, gaps: list[EvidenceGap]
+) -> datetime | None:
+    q = signal_query(monitor_query)
+    if q is None:
+        return None
+    try:
+        series = gateway.query_metrics([q], at - SIGNAL_HISTORY, end, interval_seconds=60)
+    except DatadogError as err:
+        gaps.append(err.gap("metrics", q))
+        return None
+    if not series:
+        gaps.append(
+            EvidenceGap(
+                source="metrics",
+                query=q,
+                reason="metrics unavailable: the monitor's own signal returned no data",
+            )
+        )
+        return None
+    # Several groups: the one that moved most is the one that alerted.
+    best: float | None = None
+    for s in series:
+        t = onset_of(list(zip(s.times, s.values, strict=False)), at.timestamp())
+        if t is not None and (best is None or t < best):
+            best = t
+    return datetime.fromtimestamp(best, tz=at.tzinfo) if best is not None else None
 
 
 def _spans(

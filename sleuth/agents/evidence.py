@@ -11,14 +11,17 @@ import re
 from datetime import datetime, timedelta
 
 from sleuth.agents import stats
-from sleuth.agents.signals import classify_metric
+from sleuth.agents.signals import classify_metric, service_role
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import ChangeEvent, LogSummary, SeriesSummary, SpanSummary
 
 SUPPORT_THRESHOLD = 0.3
 CHANGE_LOOKBACK = timedelta(minutes=60)
 
-_OOM = re.compile(r"(out of memory|oom|outofmemory|memory limit|heap space|cannot allocate|killed)", re.I)
+_OOM = re.compile(
+    r"(out of memory|\boom(killed|[ _-]?kill(er|ed)?)?\b|outofmemory|memory limit|heap space|cannot allocate memory)",
+    re.I,
+)
 _DISK = re.compile(
     r"(no space left|disk (is )?full|enospc|read-only file system|quota exceeded|i/o error)", re.I
 )
@@ -57,6 +60,18 @@ def ratio_strength(ratio: float, onset_ratio: float = 1.25, full_ratio: float = 
     return min(1.0, math.log(ratio / onset_ratio) / math.log(full_ratio / onset_ratio))
 
 
+def novelty_strength(lines: int) -> float:
+    """A handful of never-seen lines is the background churn of any busy system; dozens are a signature."""
+    return max(0.0, min(1.0, 1.0 - math.exp(-max(0, lines - 2) / 12.0)))
+
+
+def counter_strength(baseline: float | None, current: float | None) -> float:
+    """Restart-style counters: one more is routine (a rollout restarts pods), three or more is a pattern."""
+    if baseline is None or current is None:
+        return 0.0
+    return max(0.0, min(1.0, (current - baseline - 1.0) / 3.0))
+
+
 def series_evidence(s: SeriesSummary) -> Evidence | None:
     name = s.query.split(":", 1)[-1].split("{", 1)[0]
     if " / " in s.query:
@@ -80,6 +95,11 @@ def series_evidence(s: SeriesSummary) -> Evidence | None:
         return None
     z = s.change_score * rule.direction
     strength = stats.squash(z) if z > 0 else 0.0
+    if rule.signal == "restarts":
+        strength = counter_strength(s.baseline_mean, s.window_max)
+    elif rule.signal == "hits" and s.relative_change is not None:
+        # Load is about how many times more, not how unusual: a doubling is what saturates things.
+        strength = min(strength, ratio_strength(1.0 + s.relative_change, 1.5, 4.0))
     rel = f" ({s.relative_change:+.0%})" if s.relative_change is not None else ""
     return _ev(
         "metrics",
@@ -93,7 +113,19 @@ def series_evidence(s: SeriesSummary) -> Evidence | None:
     )
 
 
-def log_evidence(summary: LogSummary, scale: float) -> list[Evidence]:
+def _names_other(text: str, others: set[str]) -> str | None:
+    lowered = text.lower()
+    return next(
+        (o for o in sorted(others, key=len, reverse=True) if len(o) > 2 and o.lower() in lowered), None
+    )
+
+
+def log_evidence(
+    summary: LogSummary, scale: float, service: str = "", known: set[str] | None = None
+) -> list[Evidence]:
+    """Error volume, new error signatures, OOM and disk messages. A new error that names another
+    service ("calling payments: 503") is that service's symptom echoing here, not this one's bug."""
+    others = (known or set()) - {service}
     out: list[Evidence] = []
     expected_errors = summary.baseline_error_count * scale
     z = (summary.error_count - expected_errors) / math.sqrt(expected_errors + 1.0)
@@ -108,9 +140,21 @@ def log_evidence(summary: LogSummary, scale: float) -> list[Evidence]:
             current=float(summary.error_count),
         )
     )
-    new_errors = [
-        p for p in summary.new_patterns if p.status in ("error", "critical", "fatal", "warn", "warning")
-    ]
+    fresh = [p for p in summary.new_patterns if p.status in ("error", "critical", "fatal", "emergency")]
+    echoes = [p for p in fresh if _names_other(p.sample or p.pattern, others)]
+    new_errors = [p for p in fresh if p not in echoes]
+    if echoes:
+        named = _names_other(echoes[0].sample or echoes[0].pattern, others)
+        out.append(
+            _ev(
+                "logs",
+                summary.query,
+                f'new errors naming {named}: "{echoes[0].sample[:160]}"',
+                "downstream_log_errors",
+                novelty_strength(sum(p.count for p in echoes)),
+                points_to=named,
+            )
+        )
     if new_errors:
         top = new_errors[0]
         count = sum(p.count for p in new_errors)
@@ -120,7 +164,7 @@ def log_evidence(summary: LogSummary, scale: float) -> list[Evidence]:
                 summary.query,
                 f'{len(new_errors)} new error signature(s), {count} lines; e.g. "{top.sample[:160]}"',
                 "new_log_patterns",
-                min(1.0, 0.35 + 0.15 * math.log1p(count)),
+                novelty_strength(count),
                 current=float(count),
                 onset=top.first_seen,
             )
@@ -185,7 +229,6 @@ def span_evidence(summary: SpanSummary, service: str) -> list[Evidence]:
 
 def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[Evidence]:
     """Latency and errors on the calls into and out of a service, and to what it depends on."""
-    own = {r.service for r in summary.services if r.window_spans > 0}
     out: list[Evidence] = []
     q = f"spans {summary.query} edges of {service}"
     inbound = [
@@ -208,8 +251,7 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
     for e in summary.edges:
         if e.caller != service:
             continue
-        external = e.callee not in own
-        if external:
+        if service_role(e.callee, summary) == "external":
             z = stats.proportion_z(
                 round(e.window_error_rate * e.window_calls),
                 e.window_calls,
@@ -259,7 +301,10 @@ def change_evidence(
     for c in relevant[-2:]:
         minutes = (alert_time - c.timestamp).total_seconds() / 60
         # The nearer the change to the alert, the more suspicious; an hour earlier still counts a little.
-        strength = 0.9 if c.timestamp >= window_start else 0.5
+        # A change is suspicious when it lands just before the symptoms began; an hour earlier it is
+        # more likely unrelated (a bad change usually hurts within minutes of rolling out).
+        lead = (window_start - c.timestamp).total_seconds() / 60
+        strength = 0.9 if lead <= 10 else max(0.15, 0.9 - 0.025 * (lead - 10))
         out.append(
             _ev(
                 "events",
@@ -277,3 +322,43 @@ def _mentions(c: ChangeEvent, service: str) -> bool:
     if c.service == service:
         return True
     return any(t in (f"service:{service}", f"kube_deployment:{service}") for t in c.tags)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][\w.-]*[-_.\d][\w.-]*")
+_CHANGE_TAG_KEYS = (
+    "version",
+    "git.commit.sha",
+    "flag",
+    "feature_flag",
+    "config",
+    "resource",
+    "changed_resource",
+)
+
+
+def change_tokens(c: ChangeEvent) -> set[str]:
+    """What a change is called: its version, its flag or resource name; what errors would quote."""
+    tokens = {v for t in c.tags for k, _, v in [t.partition(":")] if k in _CHANGE_TAG_KEYS and len(v) >= 3}
+    tokens |= {w for w in _IDENTIFIER.findall(c.title) if len(w) >= 5 and not w.isdigit()}
+    return tokens
+
+
+def change_named_in_errors(changes: list[ChangeEvent], service: str, texts: list[str]) -> list[Evidence]:
+    """A new error that quotes a change's version or flag ties the failure to that change."""
+    blob = "\n".join(texts).lower()
+    out = []
+    for c in changes:
+        if c.kind not in ("deployment", "config_change") or not _mentions(c, service):
+            continue
+        hit = next((t for t in sorted(change_tokens(c)) if t.lower() in blob), None)
+        if hit:
+            out.append(
+                _ev(
+                    "logs",
+                    f'new errors of service:{service} vs change "{c.title[:80]}"',
+                    f'new errors quote "{hit}" from the {c.kind.replace("_", " ")} "{c.title[:80]}"',
+                    "deployment_in_errors" if c.kind == "deployment" else "config_in_errors",
+                    0.9,
+                )
+            )
+    return out

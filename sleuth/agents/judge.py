@@ -7,7 +7,7 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 
 from __future__ import annotations
 
-from sleuth.agents.signals import CACHE_QUEUE_WORDS, DATABASE_WORDS, KIND_SIGNALS
+from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext, Lead
 
@@ -17,6 +17,23 @@ LEAD_AT = 0.45
 # Confidence may not exceed what the number of independent sources can carry.
 SOURCE_CAP = {0: 0.0, 1: 0.6, 2: 0.8}
 MAX_CONFIDENCE = 0.95
+OUTSIDE_ONLY_CAP = 0.45  # no telemetry of its own: it fails, but the why is unknown
+
+# A mechanism (what broke) is a sharper finding than a role (which component broke).
+SPECIFICITY: dict[str, int] = {
+    "deployment": 2,
+    "config_change": 2,
+    "cpu_saturation": 2,
+    "memory_pressure": 2,
+    "disk_pressure": 2,
+    "network": 2,
+    "traffic_surge": 2,
+    "code_error": 1,
+    "database": 1,
+    "dependency_failure": 1,
+    "external_dependency": 1,
+    "unknown": 0,
+}
 
 SYMPTOMS = ("self_latency", "originated_errors", "new_log_patterns", "log_errors", "errors", "latency")
 
@@ -32,7 +49,7 @@ def measured(evidence: list[Evidence]) -> set[str]:
     return {e.signal for e in evidence}
 
 
-def kind_scores(service: str, evidence: list[Evidence]) -> dict[RootCauseKind, float]:
+def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -> dict[RootCauseKind, float]:
     s = strongest(evidence)
 
     def g(*names: str) -> float:
@@ -40,26 +57,29 @@ def kind_scores(service: str, evidence: list[Evidence]) -> dict[RootCauseKind, f
 
     own = g("self_latency", "originated_errors", "new_log_patterns")
     symptom = max(own, g("errors", "latency", "log_errors") * 0.8)
-    is_db = bool(DATABASE_WORDS.search(service)) or g("db_latency", "db_connections", "db_locks") > 0
-    is_infra = bool(CACHE_QUEUE_WORDS.search(service)) or "queue_lag" in s
-    resources = max(g("cpu", "cpu_throttle"), g("memory", "restarts", "oom_logs"), g("disk", "disk_logs"))
+    seen = measured(evidence)
+    is_infra = role in ("cache", "queue") or bool(seen & {"queue_lag", "cache_health"})
+    is_db = not is_infra and (role == "database" or bool(seen & {"db_latency", "db_connections", "db_locks"}))
+    resources = max(g("cpu", "cpu_throttle"), g("memory", "oom_logs"), g("disk", "disk_logs"))
     changed = max(g("deployment_event"), g("config_event"))
     scores: dict[RootCauseKind, float] = {
         "cpu_saturation": _corroborated(g("cpu", "cpu_throttle"), g("self_latency", "latency")),
-        "memory_pressure": _corroborated(
-            g("memory", "restarts", "oom_logs"), max(g("restarts"), g("oom_logs"), symptom)
-        ),
+        # Restarts alone are routine (rollouts restart pods): memory pressure needs memory or OOM evidence.
+        "memory_pressure": _corroborated(g("memory", "oom_logs"), max(g("restarts"), g("oom_logs"), symptom)),
         "disk_pressure": _corroborated(g("disk", "disk_logs", "disk_io"), symptom),
         "network": _corroborated(
             g("net_errors", "net_latency", "edge_latency_in"), g("latency", "errors", "edge_latency_in")
         ),
         "database": (max(g("db_latency", "db_connections", "db_locks"), own) if is_db else 0.0),
-        "dependency_failure": (max(own, g("queue_lag")) if is_infra and not is_db else 0.0),
-        "code_error": g("originated_errors", "new_log_patterns") * (1.0 - 0.6 * max(resources, changed)),
-        "deployment": min(g("deployment_event"), max(symptom, 0.0)) if g("deployment_event") else 0.0,
-        "config_change": min(g("config_event"), max(symptom, 0.0)) if g("config_event") else 0.0,
+        "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
+        # Errors the service itself originates; new log signatures alone could be echoes of a callee.
+        "code_error": max(g("originated_errors"), 0.7 * g("new_log_patterns"))
+        * (1.0 - 0.6 * max(resources, changed)),
+        "deployment": min(g("deployment_event"), symptom) if g("deployment_event") else 0.0,
+        "config_change": min(g("config_event"), symptom) if g("config_event") else 0.0,
         "traffic_surge": g("hits") * (1.0 if g("hits") >= 0.6 else 0.5),
-        "external_dependency": g("external_errors", "external_latency"),
+        # The external peer is the cause; its callers only see it. They get a lead to it instead.
+        "external_dependency": own if role == "external" else 0.6 * g("external_errors", "external_latency"),
         "unknown": 0.0,
     }
     return scores
@@ -76,12 +96,22 @@ def confidence_cap(evidence: list[Evidence]) -> float:
 
 
 def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
-    scores = kind_scores(h.service, h.evidence)
+    role = service_role(h.service, ctx.span_summary) if ctx is not None else "service"
+    scores = kind_scores(h.service, h.evidence, role)
     score = scores.get(h.kind, 0.0)
     needs = _needed_signals(h.kind)
     seen = measured(h.evidence)
     supporting = [e for e in h.evidence if e.supports]
-    confidence = round(min(score, confidence_cap(supporting), MAX_CONFIDENCE), 3)
+    cap = confidence_cap(supporting)
+    own_sources = {e.source for e in supporting if e.source in ("metrics", "logs")}
+    if (
+        role == "service"
+        and not own_sources
+        and ctx is not None
+        and observed_only_from_outside(h.service, ctx.span_summary)
+    ):
+        cap = min(cap, OUTSIDE_ONLY_CAP)
+    confidence = round(min(score, cap, MAX_CONFIDENCE), 3)
     if score >= VALIDATE_AT and confidence >= VALIDATE_AT:
         status = "validated"
     elif score < INVALIDATE_BELOW and needs and needs & seen:
@@ -107,7 +137,9 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
     leads: list[Lead] = []
     mine = scores.get(h.kind, 0.0)
     for kind, score in sorted(scores.items(), key=lambda kv: -kv[1]):
-        if kind != h.kind and score >= LEAD_AT and score > mine:
+        sharper = SPECIFICITY.get(kind, 0) > SPECIFICITY.get(h.kind, 0)
+        close = score >= mine - 0.15  # a near-equal alternative deserves its own test
+        if kind != h.kind and score >= LEAD_AT and (score > mine or sharper or close):
             leads.append(
                 Lead(
                     service=h.service,
@@ -116,7 +148,16 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                     strength=round(score, 3),
                 )
             )
-            break
+    for ev in h.evidence:
+        if ev.points_to and ev.supports and ev.points_to != h.service:
+            leads.append(
+                Lead(
+                    service=ev.points_to,
+                    kind="unknown",
+                    reason=f"{h.service}: {ev.observation[:120]}",
+                    strength=ev.strength,
+                )
+            )
     if ctx is not None and ctx.span_summary is not None:
         for e in ctx.span_summary.edges:
             if e.caller != h.service or e.callee == h.service:

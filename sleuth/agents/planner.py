@@ -8,7 +8,7 @@ import re
 
 from sleuth.agents import stats
 from sleuth.agents.evidence import ratio_strength
-from sleuth.agents.signals import CACHE_QUEUE_WORDS, DATABASE_WORDS
+from sleuth.agents.signals import service_role
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult
@@ -115,6 +115,33 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
                     ratio_strength(e.window_gap_ms / max(e.baseline_gap_ms, 0.5), 1.5, 4.0),
                     "time on the wire into it rose",
                 )
+    anomalous: dict[str, float] = {}
+    for h in ctx.health:
+        err = stats.squash(h.error_z) if h.error_rate_now > h.error_rate_before else 0.0
+        lat = stats.squash(h.latency_z)
+        res = 0.7 * stats.squash(max(h.cpu_z, h.memory_z))
+        surge = ratio_strength(h.hits_ratio or 1.0, 1.5, 4.0)
+        anomaly = max(err, lat, res, surge)
+        anomalous[h.service] = anomaly
+        why = (
+            f"its error rate rose from {h.error_rate_before:.2%} to {h.error_rate_now:.2%}"
+            if err >= max(lat, res, surge)
+            else f"its latency rose ×{h.latency_ratio or 1:.1f}"
+            if lat >= max(res, surge)
+            else f"its load rose ×{h.hits_ratio or 1:.1f}"
+            if surge >= res
+            else "its CPU or memory use moved"
+        )
+        bump(h.service, anomaly, why)
+    # The deepest anomalous services are the likeliest causes: their callers' trouble is explained by
+    # them, while nothing they call explains theirs.
+    callees: dict[str, set[str]] = {}
+    for edge in ctx.edges:
+        callees.setdefault(edge.caller, set()).add(edge.callee)
+    for svc, anomaly in anomalous.items():
+        if anomaly >= 0.5 and not any(anomalous.get(c, 0.0) >= 0.5 for c in callees.get(svc, ())):
+            score, why = scores[svc]
+            scores[svc] = (min(1.0, score + 0.3), why + "; nothing it calls explains it")
     for c in ctx.changes:
         if c.service and c.kind != "other" and c.timestamp <= ctx.alert_time:
             recent = c.timestamp >= ctx.window_start
@@ -137,12 +164,12 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
             and c.timestamp <= ctx.alert_time
         ):
             return "deployment" if c.kind == "deployment" else "config_change"
-    if DATABASE_WORDS.search(service):
+    role = service_role(service, ctx.span_summary)
+    if role == "database":
         return "database"
-    if CACHE_QUEUE_WORDS.search(service):
+    if role in ("cache", "queue"):
         return "dependency_failure"
-    own = {r.service for r in ctx.span_summary.services} if ctx.span_summary else set()
-    if own and service not in own and any(e.callee == service for e in ctx.edges):
+    if role == "external":
         return "external_dependency"
     row = (
         next((r for r in ctx.span_summary.services if r.service == service), None)

@@ -6,13 +6,13 @@ hypotheses, queries and prose, while the offline code stays the fallback and the
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
 from sleuth.agents.concluder import OfflineConcluder
 from sleuth.agents.planner import OfflinePlanner
 from sleuth.agents.tester import OfflineTester
 from sleuth.gateway import DatadogGateway
+from sleuth.gateway.io import in_io_thread
 from sleuth.models.requests import ConcludeInput, Conclusion, PlanInput, PlanResult, TestInput, TestResult
 
 
@@ -36,7 +36,7 @@ class OfflineInvestigator:
         return self.planner.plan(inp)
 
     async def test(self, inp: TestInput, gateway: DatadogGateway) -> TestResult:
-        return await asyncio.to_thread(self.tester.test, inp, gateway)
+        return await in_io_thread(self.tester.test, inp, gateway)
 
     async def conclude(self, inp: ConcludeInput) -> Conclusion:
         return self.concluder.conclude(inp)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from sleuth.models.common import RootCauseKind
+from sleuth.models.telemetry import SpanSummary
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,16 @@ RULES: list[SignalRule] = [
     SignalRule("net_latency", _r(r"(net(work)?|tcp)\.(rtt|latency|srtt)")),
     SignalRule(
         "db_connections",
-        _r(r"^(postgresql|mysql|mongodb|redis|db)\.[\w.]*(connections?|clients|threads_connected)"),
+        _r(r"^(postgresql|mysql|mongodb|cassandra|db)\.[\w.]*(connections?|clients|threads_connected)"),
     ),
     SignalRule("db_locks", _r(r"^(postgresql|mysql|mongodb|db)\.[\w.]*(locks?|deadlocks|lock_waits)")),
     SignalRule(
-        "db_latency", _r(r"^(postgresql|mysql|mongodb|redis|db)\.[\w.]*(latency|duration|time|slow_queries)")
+        "db_latency",
+        _r(r"^(postgresql|mysql|mongodb|cassandra|db)\.[\w.]*(latency|duration|time|slow_queries)"),
+    ),
+    SignalRule(
+        "cache_health",
+        _r(r"^(redis|memcached?)\.[\w.]*(latency|clients|evicted|rejected|blocked|connections?)"),
     ),
     SignalRule("queue_lag", _r(r"^(kafka|rabbitmq|sqs|queue)\.[\w.]*(lag|depth|messages|backlog)")),
 ]
@@ -59,7 +65,13 @@ KIND_SIGNALS: dict[RootCauseKind, tuple[str, ...]] = {
     "disk_pressure": ("disk", "disk_io", "disk_logs"),
     "network": ("net_errors", "net_latency", "edge_latency_in"),
     "database": ("db_latency", "db_connections", "db_locks", "self_latency", "originated_errors"),
-    "dependency_failure": ("originated_errors", "queue_lag", "self_latency", "new_log_patterns"),
+    "dependency_failure": (
+        "originated_errors",
+        "queue_lag",
+        "cache_health",
+        "self_latency",
+        "new_log_patterns",
+    ),
     "code_error": ("originated_errors", "new_log_patterns", "errors"),
     "deployment": ("deployment_event", "originated_errors", "new_log_patterns", "self_latency"),
     "config_change": ("config_event", "originated_errors", "new_log_patterns", "self_latency"),
@@ -70,6 +82,51 @@ KIND_SIGNALS: dict[RootCauseKind, tuple[str, ...]] = {
 
 DATABASE_WORDS = _r(r"(postgres|mysql|maria|mongo|sql|cassandra|dynamo|oracle|db\b|database|\bdb-|-db\b)")
 CACHE_QUEUE_WORDS = _r(r"(redis|memcache|cache|kafka|rabbit|queue|sqs|nats|pubsub|broker)")
+
+
+PEER_TYPES = {
+    "database": _r(
+        r"^(sql|db|postgres\w*|mysql|mariadb|mongo\w*|cassandra|dynamodb|oracle|mssql|elasticsearch)$"
+    ),
+    "cache": _r(r"^(redis|memcached?|cache)$"),
+    "queue": _r(r"^(queue|kafka|rabbitmq|sqs|sns|pubsub|nats|amqp)$"),
+}
+
+
+def service_role(service: str, summary: SpanSummary | None) -> str:
+    """database | cache | queue | external | service — from how callers' exit spans describe it, then its name."""
+    if summary is not None:
+        row = next((r for r in summary.services if r.service == service), None)
+        types = [e.callee_type for e in summary.edges if e.callee == service and e.callee_type]
+        for role, pattern in PEER_TYPES.items():
+            if any(pattern.search(t) for t in types):
+                return role
+        hosts = [e.callee_host for e in summary.edges if e.callee == service and e.callee_host]
+        if row is not None and not row.instrumented and any(public_host(h) for h in hosts):
+            return "external"
+    if DATABASE_WORDS.search(service):
+        return "database"
+    if CACHE_QUEUE_WORDS.search(service):
+        return "cache"
+    return "service"
+
+
+_INTERNAL_SUFFIX = re.compile(r"(\.svc|\.local|\.internal|\.cluster|\.lan|\.corp|\.consul)$", re.I)
+_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def public_host(host: str) -> bool:
+    """api.stripe.com is someone else's; payments.default.svc.cluster.local and bare names are ours."""
+    host = host.strip().lower()
+    return "." in host and not _INTERNAL_SUFFIX.search(host) and not _IP.match(host)
+
+
+def observed_only_from_outside(service: str, summary: SpanSummary | None) -> bool:
+    """Seen only through its callers' exit spans: we can tell that it fails, not why."""
+    if summary is None:
+        return False
+    row = next((r for r in summary.services if r.service == service), None)
+    return row is not None and not row.instrumented
 
 
 def classify_metric(name: str) -> SignalRule | None:

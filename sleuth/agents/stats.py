@@ -60,10 +60,14 @@ class Shift:
         return squash(abs(self.z))
 
 
-def squash(z: float, knee: float = 3.0) -> float:
-    if not math.isfinite(z) or z <= 1.0:
+def squash(z: float, knee: float = 3.0, floor: float = 2.0) -> float:
+    """|z| → 0..1. A service profile checks ~20 signals, so |z| ≈ 3 happens by chance: it counts for
+    little (0.28), |z| ≈ 5 is clear (0.63), |z| ≥ 8 overwhelming (> 0.86)."""
+    if not math.isfinite(z):
+        return 1.0 if z > 0 else 0.0
+    if z <= floor:
         return 0.0
-    return max(0.0, min(1.0, 1.0 - math.exp(-(z - 1.0) / knee)))
+    return max(0.0, min(1.0, 1.0 - math.exp(-(z - floor) / knee)))
 
 
 def shift(baseline: Sequence[float | None], window: Sequence[float | None]) -> Shift | None:

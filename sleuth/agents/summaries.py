@@ -29,6 +29,8 @@ _VARIABLE_PARTS = [
     (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<hex>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"), "<email>"),
+    # Tokens, ids and hashes: long runs mixing letters and digits (base64, JWT parts, request ids).
+    (re.compile(r"\b(?=[\w./+=-]*\d)(?=[\w./+=-]*[A-Za-z])[\w./+=-]{12,}"), "<tok>"),
     (re.compile(r"\"[^\"]{0,200}\"|'[^']{0,200}'"), "<str>"),
     (re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|us|µs|ns|%|kb|mb|gb|b)?\b", re.I), "<n>"),
 ]
@@ -129,9 +131,17 @@ def edges_from_spans(spans: Sequence[SpanRecord]) -> list[Edge]:
         parent = by_id.get(s.parent_id)
         if parent is not None and parent.service and s.service and parent.service != s.service:
             counts[(parent.service, s.service)] += 1
-        if s.peer_service and s.service and s.peer_service != s.service:
+        elif s.peer_service and s.service and s.peer_service != s.service:
             counts[(s.service, s.peer_service)] += 1
     return [Edge(caller=a, callee=b, calls=n) for (a, b), n in counts.most_common(MAX_EDGES)]
+
+
+def owner(span: SpanRecord, has_children: bool) -> str:
+    """Whose time and errors a span measures. An exit span to an uninstrumented peer (a database,
+    a cache, an external API: `peer.service`, no child span) measures the peer, not the caller."""
+    if span.peer_service and not has_children:
+        return span.peer_service
+    return span.service
 
 
 def _self_times(
@@ -152,17 +162,20 @@ def _self_times(
         if not s.service:
             continue
         kids = children.get(s.span_id, [])
+        if s.peer_service and kids:
+            continue  # a client span whose callee reports itself: the callee's server span speaks for it
+        who = owner(s, bool(kids))
         # Children may run concurrently; covering their union rather than their sum avoids negative self time.
         covered = _union_ms(
             [(k.start, k.start + k.duration_ms / 1000.0) for k in kids],
             s.start,
             s.start + s.duration_ms / 1000.0,
         )
-        self_ms[s.service].append(max(0.0, s.duration_ms - covered))
+        self_ms[who].append(max(0.0, s.duration_ms - covered))
         child_error = any(k.error for k in kids)
-        originated[s.service].append(s.error and not child_error)
+        originated[who].append(s.error and not child_error)
         if s.error and not child_error and s.error_message:
-            messages[s.service][log_template(s.error_message)] += 1
+            messages[who][log_template(s.error_message)] += 1
     return self_ms, originated, messages
 
 
@@ -188,9 +201,11 @@ def summarize_spans(query: str, baseline: Sequence[SpanRecord], window: Sequence
     b_err = _error_rates(baseline)
     w_err = _error_rates(window)
     services = sorted(set(b_self) | set(w_self))
+    reporting = {sp.service for sp in [*baseline, *window] if not sp.peer_service}
     rows = [
         ServiceSpanStats(
             service=svc,
+            instrumented=svc in reporting,
             baseline_spans=len(b_self.get(svc, [])),
             window_spans=len(w_self.get(svc, [])),
             baseline_self_ms=_p50(b_self.get(svc)),
@@ -223,14 +238,15 @@ def _error_rates(spans: Sequence[SpanRecord]) -> dict[str, float]:
 
 def _edge_stats(baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) -> list[EdgeStats]:
     def collect(spans: Sequence[SpanRecord]) -> dict[tuple[str, str], list[SpanRecord]]:
+        """One sample per call: the caller's exit span when it names its peer, else the callee's span."""
         by_id = {s.span_id: s for s in spans}
         out: dict[tuple[str, str], list[SpanRecord]] = defaultdict(list)
         for s in spans:
             parent = by_id.get(s.parent_id)
-            if parent is not None and parent.service != s.service:
-                out[(parent.service, s.service)].append(s)
-            elif s.peer_service and s.peer_service != s.service:
+            if s.peer_service and s.peer_service != s.service:
                 out[(s.service, s.peer_service)].append(s)
+            elif parent is not None and parent.service != s.service and not parent.peer_service:
+                out[(parent.service, s.service)].append(s)
         return out
 
     b, w = collect(baseline), collect(window)
@@ -249,11 +265,18 @@ def _edge_stats(baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) ->
                 window_p50_ms=_p50([s.duration_ms for s in ws]),
                 baseline_error_rate=round(stats.rate(sum(s.error for s in bs), len(bs)), 5),
                 window_error_rate=round(stats.rate(sum(s.error for s in ws), len(ws)), 5),
+                callee_type=_callee_type(ws or bs),
+                callee_host=next((x.peer_host for x in [*ws, *bs] if x.peer_host), ""),
                 baseline_gap_ms=_p50(b_gap.get((caller, callee))),
                 window_gap_ms=_p50(w_gap.get((caller, callee))),
             )
         )
     return rows
+
+
+def _callee_type(samples: Sequence[SpanRecord]) -> str:
+    types = Counter(s.span_type for s in samples if s.peer_service and s.span_type)
+    return types.most_common(1)[0][0] if types else ""
 
 
 def _gaps(spans: Sequence[SpanRecord]) -> dict[tuple[str, str], list[float]]:

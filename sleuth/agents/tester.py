@@ -13,6 +13,7 @@ from datetime import datetime
 from sleuth.agents import judge, stats
 from sleuth.agents.evidence import (
     change_evidence,
+    change_named_in_errors,
     edge_evidence,
     log_evidence,
     series_evidence,
@@ -122,7 +123,14 @@ class OfflineTester:
             (log_baseline_start.timestamp(), ctx.baseline_end.timestamp()),
             (ctx.window_start.timestamp(), ctx.window_end.timestamp()),
         )
-        return log_evidence(summary, scale)
+        texts = [p.sample for p in summary.new_patterns]
+        if ctx.span_summary is not None:
+            row = next((r for r in ctx.span_summary.services if r.service == service), None)
+            texts += row.top_error_messages if row else []
+        return [
+            *log_evidence(summary, scale, service, set(ctx.services)),
+            *change_named_in_errors(ctx.changes, service, texts),
+        ]
 
 
 def _with_utilisation(summaries: list[SeriesSummary]) -> list[SeriesSummary]:

@@ -10,11 +10,16 @@ class CallBudget:
         self.limit = max(0, limit)
         self.used = 0
         self.errors = 0
+        self.cancelled = False
         self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """The activity was cancelled: its worker thread stops at its next Datadog call."""
+        self.cancelled = True
 
     def take(self) -> bool:
         with self._lock:
-            if self.used >= self.limit:
+            if self.cancelled or self.used >= self.limit:
                 return False
             self.used += 1
             return True

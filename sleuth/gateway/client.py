@@ -252,7 +252,9 @@ class DatadogGateway:
                 sort=LogsSort.TIMESTAMP_DESCENDING,
                 page=page,
             )
-            r: Any = self._call("/api/v2/logs/events/search", partial(LogsApi(self._api).list_logs, body=body))
+            r: Any = self._call(
+                "/api/v2/logs/events/search", partial(LogsApi(self._api).list_logs, body=body)
+            )
             out.extend(log_from(item) for item in (r.get("data") or []))
             cursor = _next_cursor(r)
             if not cursor or len(out) >= limit:

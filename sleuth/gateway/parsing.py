@@ -60,15 +60,25 @@ def _nested(d: dict[str, Any], dotted: str) -> Any:
     return cur
 
 
+def _items(obj: Any) -> list[Any]:
+    """List-shaped API models (ModelSimple wrappers such as TimeseriesResponseTimes) keep items in `.value`."""
+    if obj is None:
+        return []
+    if isinstance(obj, list | tuple):
+        return list(obj)
+    inner = getattr(obj, "value", None)
+    return list(inner) if isinstance(inner, list | tuple) else []
+
+
 def series_from(response: Any, queries: list[str]) -> list[Series]:
     attrs = _get(_get(response, "data"), "attributes")
-    times = [float(t) / 1000.0 for t in (_get(attrs, "times") or [])]
-    values = _get(attrs, "values") or []
+    times = [float(t) / 1000.0 for t in _items(_get(attrs, "times"))]
+    values = [_items(v) for v in _items(_get(attrs, "values"))]
     out: list[Series] = []
-    for i, meta in enumerate(_get(attrs, "series") or []):
+    for i, meta in enumerate(_items(_get(attrs, "series"))):
         idx = int(_get(meta, "query_index", 0) or 0)
         query = queries[idx] if idx < len(queries) else queries[0]
-        scope = ",".join(str(t) for t in (_get(meta, "group_tags") or []))
+        scope = ",".join(str(t) for t in _items(_get(meta, "group_tags")))
         vals = values[i] if i < len(values) else []
         out.append(Series(query=query, scope=scope, times=times[: len(vals)], values=[_num(v) for v in vals]))
     return out
@@ -121,15 +131,27 @@ def span_from(item: Any) -> SpanRecord:
         parent_id=str(_get(attrs, "parent_id", "0") or "0"),
         service=str(_get(attrs, "service", "") or ""),
         resource=str(_get(attrs, "resource_name", "") or ""),
-        operation=str(_nested(custom, "operation_name") or _get(attrs, "type", "") or ""),
+        operation=str(_get(attrs, "operation_name", "") or _nested(custom, "operation_name") or ""),
         start=start,
         duration_ms=duration_ms,
         error=status == "error" or bool(_nested(custom, "error") == 1) or bool(error_message),
         error_message=error_message,
         peer_service=str(_nested(custom, "peer.service") or ""),
+        peer_host=_host(custom),
         status_code=status_code,
         span_type=str(_get(attrs, "type", "") or ""),
     )
+
+
+def _host(custom: dict[str, Any]) -> str:
+    for key in ("out.host", "peer.hostname", "network.destination.name", "server.address"):
+        value = _nested(custom, key)
+        if value:
+            return str(value)
+    url = _nested(custom, "http.url")
+    if isinstance(url, str) and "://" in url:
+        return url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+    return ""
 
 
 def change_event_from(item: Any) -> ChangeEvent:
@@ -161,7 +183,7 @@ def classify_change(title: str, text: str, tags: list[str]) -> str:  # type: ign
     ):
         return "deployment"
     if any(
-        t.startswith(("source:config", "change_type:config", "feature_flag", "category:config"))
+        t.startswith(("source:config", "change_type:config", "change_type:feature_flag", "feature_flag", "category:config"))
         for t in lowered
     ):
         return "config_change"

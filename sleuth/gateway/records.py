@@ -34,5 +34,6 @@ class SpanRecord(BaseModel):
     error: bool = False
     error_message: str = ""
     peer_service: str = ""
+    peer_host: str = ""  # out.host / peer.hostname / the http.url host of an exit span
     status_code: int | None = None
     span_type: str = ""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from sleuth.models.alert import Alert
 from sleuth.models.common import HypothesisStatus, Phase, RootCauseKind, TelemetrySource, Verdict
-from sleuth.models.telemetry import ChangeEvent, Edge, EvidenceGap, MonitorInfo, SpanSummary
+from sleuth.models.telemetry import ChangeEvent, Edge, EvidenceGap, MonitorInfo, ServiceHealth, SpanSummary
 
 
 class Budget(BaseModel):
@@ -60,6 +60,7 @@ class Evidence(BaseModel):
     baseline: float | None = None
     current: float | None = None
     onset: datetime | None = None
+    points_to: str | None = None  # another service this observation implicates (a drill-down lead)
 
 
 class Lead(BaseModel):
@@ -150,6 +151,7 @@ class InvestigationContext(BaseModel):
     services: list[str] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
     span_summary: SpanSummary | None = None
+    health: list[ServiceHealth] = Field(default_factory=list)
     changes: list[ChangeEvent] = Field(default_factory=list)
     runbook_links: list[str] = Field(default_factory=list)
     gaps: list[EvidenceGap] = Field(default_factory=list)

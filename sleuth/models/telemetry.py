@@ -95,6 +95,9 @@ class EdgeStats(BaseModel):
     window_p50_ms: float | None = None
     baseline_error_rate: float = 0.0
     window_error_rate: float = 0.0
+    # How callers' exit spans describe the callee: span type (sql, redis, queue, http...) and host.
+    callee_type: str = ""
+    callee_host: str = ""
     # Caller-side time not spent inside the callee (network, queueing, connection setup).
     baseline_gap_ms: float | None = None
     window_gap_ms: float | None = None
@@ -104,6 +107,7 @@ class ServiceSpanStats(BaseModel):
     """A service's own contribution: self time (its duration minus its children's) and errors it originates."""
 
     service: str
+    instrumented: bool = True  # reports its own spans; False for peers seen only through callers' exit spans
     baseline_spans: int = 0
     window_spans: int = 0
     baseline_self_ms: float | None = None
@@ -121,3 +125,18 @@ class SpanSummary(BaseModel):
     window_spans: int = 0
     services: list[ServiceSpanStats] = Field(default_factory=list)
     edges: list[EdgeStats] = Field(default_factory=list)
+
+
+class ServiceHealth(BaseModel):
+    """One service's complete (unsampled) APM and resource metrics, alert window vs baseline."""
+
+    service: str
+    hits_ratio: float | None = None  # window load / baseline load
+    error_rate_before: float = 0.0
+    error_rate_now: float = 0.0
+    error_z: float = 0.0
+    latency_z: float = 0.0
+    latency_ratio: float | None = None
+    cpu_z: float = 0.0
+    memory_z: float = 0.0
+    onset_epoch: float | None = None  # when its latency first left the baseline

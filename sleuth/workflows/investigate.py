@@ -65,6 +65,9 @@ PUBLISH_RETRY = RetryPolicy(
 )
 
 
+UNLIMITED_TOKENS = 10**12  # max_model_tokens = 0 means no token budget
+
+
 class Stopped(Exception):
     """Raised inside the workflow when a human pressed stop or a budget ran out."""
 
@@ -103,6 +106,8 @@ class InvestigateAlert:
         context: InvestigationContext | None = None
         try:
             context = await self._gather(wid, request)
+            if context is None:
+                raise Stopped()
             for round_no in range(1, self._budget.max_rounds + 1):
                 self._round = round_no
                 planned = await self._plan(wid, context, round_no)
@@ -117,7 +122,8 @@ class InvestigateAlert:
             report = self._report(
                 wid, timings, None, Conclusion(verdict="failed", summary=self._why_failed())
             )
-            return await self._finish(report)
+            self._set_phase("publishing")
+            return await self._finish(await self._publish(report))
 
         self._set_phase("concluding")
         conclusion = await self._conclude(wid, context)
@@ -132,20 +138,25 @@ class InvestigateAlert:
             report.action = await self._approval_gate(wid, report)
         return await self._finish(report)
 
-    async def _gather(self, wid: str, request: InvestigationRequest) -> InvestigationContext:
+    async def _gather(self, wid: str, request: InvestigationRequest) -> InvestigationContext | None:
         self._set_phase("gathering_context")
-        result = await self._activity(
-            act.GATHER_CONTEXT,
-            GatherContextInput(
-                investigation_id=wid,
-                alert=request.alert,
-                now=workflow.now(),
-                max_datadog_calls=self._remaining_calls(),
-                trace=self._trace,
-            ),
-            GatherContextResult,
-            timeout=timedelta(seconds=60),
-        )
+        try:
+            result = await self._activity(
+                act.GATHER_CONTEXT,
+                GatherContextInput(
+                    investigation_id=wid,
+                    alert=request.alert,
+                    now=workflow.now(),
+                    max_datadog_calls=self._remaining_calls(),
+                    trace=self._trace,
+                ),
+                GatherContextResult,
+                timeout=timedelta(seconds=60),
+            )
+        except ActivityError as err:
+            self._gaps.append(EvidenceGap(source="monitor", query="gather context", reason=_why(err)))
+            self._stop_reason = self._stop_reason or "context could not be gathered"
+            return None
         self._usage = self._usage.plus(result.usage)
         self._trace = result.trace
         context = result.context
@@ -164,22 +175,26 @@ class InvestigateAlert:
             self._stop_reason = self._stop_reason or "hypothesis budget exhausted"
             return []
         hints, self._pending_hints = self._pending_hints, []
-        result = await self._activity(
-            act.PLAN_HYPOTHESES,
-            PlanInput(
-                investigation_id=wid,
-                context=context,
-                round=round_no,
-                tested=list(self._hypotheses.values()),
-                hints=hints,
-                max_new=room,
-                model=self._request.model,
-                remaining_tokens=self._remaining_tokens(),
-                trace=self._trace,
-            ),
-            PlanResult,
-            timeout=timedelta(seconds=120),
-        )
+        try:
+            result = await self._activity(
+                act.PLAN_HYPOTHESES,
+                PlanInput(
+                    investigation_id=wid,
+                    context=context,
+                    round=round_no,
+                    tested=list(self._hypotheses.values()),
+                    hints=hints,
+                    max_new=room,
+                    model=self._request.model,
+                    remaining_tokens=self._remaining_tokens(),
+                    trace=self._trace,
+                ),
+                PlanResult,
+                timeout=timedelta(seconds=120),
+            )
+        except ActivityError as err:
+            self._gaps.append(EvidenceGap(source="monitor", query=f"plan round {round_no}", reason=_why(err)))
+            return []
         self._usage = self._usage.plus(result.usage)
         fresh = [h for h in result.hypotheses if h.id not in self._hypotheses][:room]
         for h in fresh:
@@ -189,22 +204,30 @@ class InvestigateAlert:
     async def _test_all(
         self, wid: str, context: InvestigationContext, planned: list[Hypothesis], timings: Timings
     ) -> None:
-        """Test hypotheses in parallel, at most `max_parallel_tests` at a time, each result recorded as it lands."""
+        """Test hypotheses in parallel, at most `max_parallel_tests` at a time, recording each result as it
+        lands. A spent budget stops new tests but lets those in flight finish; a stop or the deadline
+        cancels them."""
         self._set_phase("testing")
         queue = list(planned)
         running: dict[str, asyncio.Task[TestResult]] = {}
         while queue or running:
             while queue and len(running) < self._budget.max_parallel_tests:
-                self._check_budgets()
+                if self._budget_spent():
+                    queue.clear()
+                    break
                 h = queue.pop(0)
                 running[h.id] = asyncio.create_task(self._test_one(wid, context, h))
-            await self._wait(lambda: any(t.done() for t in running.values()), running.values())
-            for hid in [hid for hid, t in running.items() if t.done()]:
-                result = running.pop(hid).result()
-                self._hypotheses[hid] = result.hypothesis
-                self._usage = self._usage.plus(result.usage)
-                if result.hypothesis.status == "validated" and timings.first_finding_at is None:
-                    timings.first_finding_at = workflow.now()
+            if not running:
+                break
+            try:
+                await self._wait(lambda: any(t.done() for t in running.values()), running.values())
+            finally:
+                for hid in [hid for hid, t in running.items() if t.done() and not t.cancelled()]:
+                    result = running.pop(hid).result()
+                    self._hypotheses[hid] = result.hypothesis
+                    self._usage = self._usage.plus(result.usage)
+                    if result.hypothesis.status == "validated" and timings.first_finding_at is None:
+                        timings.first_finding_at = workflow.now()
 
     async def _test_one(self, wid: str, context: InvestigationContext, h: Hypothesis) -> TestResult:
         per_test_calls = max(1, self._remaining_calls() // max(1, self._budget.max_parallel_tests))
@@ -217,7 +240,7 @@ class InvestigateAlert:
                     hypothesis=h,
                     max_datadog_calls=per_test_calls,
                     model=self._request.model,
-                    remaining_tokens=self._remaining_tokens(),
+                    remaining_tokens=self._remaining_tokens(share=self._budget.max_parallel_tests),
                     trace=self._trace,
                 ),
                 result_type=TestResult,
@@ -290,7 +313,9 @@ class InvestigateAlert:
         except TimeoutError:
             pass
         action = self._action
-        if self._decision is None:
+        if self._decision is None and self._stop is not None:
+            action = action.model_copy(update={"status": "not_executed", "comment": self._stop_reason})
+        elif self._decision is None:
             action = action.model_copy(update={"status": "expired"})
         elif self._decision[0] == "reject":
             d = self._decision[1]
@@ -389,9 +414,14 @@ class InvestigateAlert:
             raise Stopped()
 
     def _check_budgets(self) -> None:
+        if self._budget_spent():
+            raise Stopped()
+
+    def _budget_spent(self) -> bool:
+        """True when a budget has run out (recording which one): the investigation then concludes."""
         reason = None
         if self._stop is not None:
-            reason = "stopped by a human"
+            reason = self._stop_reason
         elif self._usage.datadog_calls >= self._budget.max_datadog_calls:
             reason = "Datadog call budget exhausted"
         elif self._budget.max_model_tokens and self._usage.tokens >= self._budget.max_model_tokens:
@@ -402,7 +432,7 @@ class InvestigateAlert:
             reason = "deadline reached"
         if reason:
             self._stop_reason = self._stop_reason or reason
-            raise Stopped()
+        return reason is not None
 
     def _seconds_left(self) -> float:
         assert self._deadline is not None
@@ -415,8 +445,11 @@ class InvestigateAlert:
     def _remaining_calls(self) -> int:
         return max(0, self._budget.max_datadog_calls - self._usage.datadog_calls)
 
-    def _remaining_tokens(self) -> int:
-        return max(0, self._budget.max_model_tokens - self._usage.tokens)
+    def _remaining_tokens(self, share: int = 1) -> int:
+        """Tokens a step may spend; `share` splits them between steps that run in parallel."""
+        if not self._budget.max_model_tokens:
+            return UNLIMITED_TOKENS
+        return max(0, self._budget.max_model_tokens - self._usage.tokens) // max(1, share)
 
     def _set_phase(self, phase: Phase) -> None:
         self._phase = phase

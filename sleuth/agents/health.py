@@ -1,0 +1,152 @@
+"""A health scan of every service at once, from metrics that are never sampled.
+
+Spans are sampled and may miss a failing service entirely; APM trace metrics and Kubernetes
+metrics are complete. A handful of `by {service}` queries give each service's error rate,
+latency, load and resource use before and during the alert, in two or three API calls.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from datetime import datetime
+
+from sleuth.agents import stats
+from sleuth.gateway import DatadogError, DatadogGateway, Series
+from sleuth.models.telemetry import EvidenceGap, ServiceHealth
+
+_TRACE_METRIC = re.compile(r"^trace\.(?P<op>[\w.]+)\.(?P<part>hits|errors|duration)$")
+MAX_OPERATIONS = 6
+QUERIES_PER_CALL = 12
+RESOURCES = {"cpu": "kubernetes.cpu.usage.total", "memory": "kubernetes.memory.usage"}
+
+
+def scan(
+    gateway: DatadogGateway,
+    env: str | None,
+    baseline: tuple[datetime, datetime],
+    window: tuple[datetime, datetime],
+    gaps: list[EvidenceGap],
+) -> list[ServiceHealth]:
+    scope = f"env:{env}" if env else "*"
+    try:
+        names = gateway.list_metrics(baseline[0], tag_filter=scope if env else None)
+    except DatadogError as err:
+        gaps.append(err.gap("metrics", f"active metrics for {scope}"))
+        return []
+    ops = _operations(names)
+    queries: list[tuple[str, str, str]] = []  # (query, part, operation)
+    for op in ops:
+        queries.append((f"sum:trace.{op}.hits{{{scope}}} by {{service}}.as_count()", "hits", op))
+        queries.append((f"sum:trace.{op}.errors{{{scope}}} by {{service}}.as_count()", "errors", op))
+        queries.append((f"avg:trace.{op}.duration{{{scope}}} by {{service}}", "duration", op))
+    for part, metric in RESOURCES.items():
+        if metric in names:
+            queries.append((f"avg:{metric}{{{scope}}} by {{service}}", part, ""))
+    series: list[tuple[Series, str, str]] = []
+    for i in range(0, len(queries), QUERIES_PER_CALL):
+        chunk = queries[i : i + QUERIES_PER_CALL]
+        try:
+            got = gateway.query_metrics([q for q, _, _ in chunk], baseline[0], window[1], interval_seconds=60)
+        except DatadogError as err:
+            gaps.append(err.gap("metrics", "service health scan"))
+            continue
+        meta = {q: (part, op) for q, part, op in chunk}
+        series += [(s, *meta[s.query]) for s in got if s.query in meta]
+    return _health(series, baseline, window)
+
+
+def _operations(names: list[str]) -> list[str]:
+    """Trace operations that report hits, servers before clients (a client span is a caller's view)."""
+    ops = {m.group("op") for n in names if (m := _TRACE_METRIC.match(n)) and m.group("part") == "hits"}
+    return sorted(ops, key=lambda op: (bool(re.search(r"client|query|command|produce|publish", op)), op))[
+        :MAX_OPERATIONS
+    ]
+
+
+def _service_of(scope: str) -> str | None:
+    for tag in scope.split(","):
+        k, _, v = tag.partition(":")
+        if k.strip() == "service" and v.strip():
+            return v.strip()
+    return None
+
+
+def _health(
+    series: list[tuple[Series, str, str]],
+    baseline: tuple[datetime, datetime],
+    window: tuple[datetime, datetime],
+) -> list[ServiceHealth]:
+    b0, b1 = baseline[0].timestamp(), baseline[1].timestamp()
+    w0, w1 = window[0].timestamp(), window[1].timestamp()
+    by: dict[tuple[str, str], dict[str, Series]] = defaultdict(dict)
+    resources: dict[str, dict[str, Series]] = defaultdict(dict)
+    for s, part, op in series:
+        svc = _service_of(s.scope)
+        if svc is None:
+            continue
+        if op:
+            by[(svc, op)][part] = s
+        else:
+            resources[svc][part] = s
+    out: dict[str, ServiceHealth] = {}
+    for (svc, _op), parts in by.items():
+        h = out.setdefault(svc, ServiceHealth(service=svc))
+        hits, errors, duration = parts.get("hits"), parts.get("errors"), parts.get("duration")
+        if hits is not None:
+            sh = _shift(hits, b0, b1, w0, w1)
+            if sh is not None and sh.relative is not None:
+                h.hits_ratio = max(h.hits_ratio or 0.0, round(1.0 + sh.relative, 3))
+            if errors is not None:
+                rate = _ratio(errors, hits)
+                sr = _shift(rate, b0, b1, w0, w1)
+                if sr is not None:
+                    h.error_rate_before = round(sr.baseline, 5)
+                    h.error_rate_now = max(h.error_rate_now, round(sr.current, 5))
+                    h.error_z = max(h.error_z, round(sr.z, 2))
+        if duration is not None:
+            sd = _shift(duration, b0, b1, w0, w1)
+            if sd is not None:
+                h.latency_z = max(h.latency_z, round(sd.z, 2))
+                if sd.relative is not None:
+                    h.latency_ratio = max(h.latency_ratio or 0.0, round(1.0 + sd.relative, 3))
+                if sd.onset_index is not None:
+                    h.onset_epoch = _first(h.onset_epoch, _time_at(duration, w0, sd.onset_index))
+    for svc, parts in resources.items():
+        h = out.setdefault(svc, ServiceHealth(service=svc))
+        for part, s in parts.items():
+            sh = _shift(s, b0, b1, w0, w1)
+            if sh is None:
+                continue
+            if part == "cpu":
+                h.cpu_z = round(sh.z, 2)
+            else:
+                h.memory_z = round(sh.z, 2)
+    return sorted(out.values(), key=lambda h: h.service)
+
+
+def _shift(s: Series, b0: float, b1: float, w0: float, w1: float) -> stats.Shift | None:
+    base = [v for t, v in zip(s.times, s.values, strict=False) if b0 <= t < b1]
+    win = [v for t, v in zip(s.times, s.values, strict=False) if w0 <= t <= w1]
+    return stats.shift(base, win)
+
+
+def _ratio(num: Series, den: Series) -> Series:
+    d = dict(zip(den.times, den.values, strict=False))
+    times, values = [], []
+    for t, v in zip(num.times, num.values, strict=False):
+        h = d.get(t)
+        times.append(t)
+        values.append((v or 0.0) / h if h else None)
+    return Series(query=num.query, scope=num.scope, times=times, values=values)
+
+
+def _time_at(s: Series, w0: float, index: int) -> float | None:
+    ts = [t for t in s.times if t >= w0]
+    return ts[index] if index < len(ts) else None
+
+
+def _first(a: float | None, b: float | None) -> float | None:
+    vals = [x for x in (a, b) if x is not None and math.isfinite(x)]
+    return min(vals) if vals else None
