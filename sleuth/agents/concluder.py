@@ -83,6 +83,8 @@ def _preference(h: Hypothesis, role: str) -> tuple[bool, int, float]:
     sharp = SPECIFICITY.get(h.kind, 0) if h.status == "validated" and h.confidence >= FOUND_AT else 0
     if sharp and role == "database" and h.kind == "database":
         sharp = 3
+    if sharp and h.kind == "traffic_surge":
+        sharp = 3  # more load than it was built for explains its own saturation
     return (h.status == "validated", sharp, h.confidence)
 
 
@@ -116,7 +118,8 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
     callees: dict[str, set[str]] = defaultdict(set)
     for e in ctx.edges:
         callees[e.caller].add(e.callee)
-    surged = {s for s, h in best.items() if h.status == "validated" and h.kind == "traffic_surge"}
+    surged = {h.service for h in hypotheses if h.status == "validated" and h.kind == "traffic_surge"}
+    # Everything downstream of a surge got more work than usual: its saturation is the surge's doing.
     loaded = {d for s in surged for d in _reachable(s, callees)}
 
     out: list[RankedCause] = []
@@ -125,8 +128,8 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         downstream = _reachable(service, callees) & validated
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
-        if service in loaded and strongest(h.evidence).get("hits", 0.0) >= 0.5:
-            score *= SYMPTOM_DISCOUNT  # it saturated because the surge upstream sent it more work
+        if service in loaded:
+            score *= SYMPTOM_DISCOUNT
         out.append(
             RankedCause(
                 service=service,

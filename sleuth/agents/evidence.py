@@ -298,7 +298,8 @@ def change_evidence(
             _ev("events", q, f"no config change of {service} before the alert", "config_event", 0.0),
         ]
     out = []
-    for c in relevant[-2:]:
+    latest = {c.kind: c for c in relevant}  # the most recent deploy and the most recent config change
+    for c in latest.values():
         minutes = (alert_time - c.timestamp).total_seconds() / 60
         # The nearer the change to the alert, the more suspicious; an hour earlier still counts a little.
         # A change is suspicious when it lands just before the symptoms began; an hour earlier it is

@@ -33,6 +33,7 @@ from sleuth.intake.dedup import Coalescer
 from sleuth.intake.delivery import Accepted, deliver
 from sleuth.intake.payload import WebhookPayload, investigation_id
 from sleuth.intake.ratelimit import GateContention
+from sleuth.observability.metrics import IntakeMetrics
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,9 @@ def create_app(
             "202 means Temporal durably has the alert; 5xx means it does not (Datadog retries)."
         ),
     )
+    # Every response counted by status class and timed (DogStatsD; a no-op without an Agent):
+    # the intake-5xx monitor in monitoring/ reads it.
+    app.add_middleware(IntakeMetrics)
     ready = readiness or Readiness()
     app.state.readiness = ready
     # coalesce=False sends every delivery to Temporal: the same outcome at more cost (dedup.py)

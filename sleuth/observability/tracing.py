@@ -125,7 +125,7 @@ def clean(value: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_none=True)
+        return _jsonable(value.model_dump(mode="json", exclude_none=True))
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
@@ -156,8 +156,19 @@ class Span:
         metrics: Mapping[str, float] | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        if self.raw is None:
-            return
+        if self.raw is not None:
+            guard("annotate", functools.partial(self._annotate, input, output, metadata, metrics, tags))
+
+    def _annotate(
+        self,
+        input: Any,
+        output: Any,
+        metadata: Mapping[str, Any] | None,
+        metrics: Mapping[str, float] | None,
+        tags: Mapping[str, Any] | None,
+    ) -> None:
+        from ddtrace.llmobs import LLMObs
+
         kw: dict[str, Any] = {}
         if input is not None:
             kw["input_data"] = clean(input)
@@ -170,9 +181,7 @@ class Span:
         if tags:
             kw["tags"] = {k: str(v) for k, v in tags.items() if v is not None and v != ""}
         if kw:
-            from ddtrace.llmobs import LLMObs
-
-            guard("annotate", lambda: LLMObs.annotate(span=self.raw, **kw))
+            LLMObs.annotate(span=self.raw, **kw)
 
     def exported(self) -> dict[str, str] | None:
         if self.raw is None:
@@ -201,11 +210,9 @@ def span(
     pass through unchanged (and mark the span as an error); tracing's own never escape."""
     if kind not in KINDS:
         raise ValueError(f"unknown LLMObs span kind {kind!r}")
-    raw = (
-        guard("start", functools.partial(_start, kind, name, session_id, model_name, model_provider))
-        if (enabled())
-        else None
-    )
+    raw = None
+    if enabled():
+        raw = guard("start", functools.partial(_start, kind, name, session_id, model_name, model_provider))
     handle = Span(raw)
     handle.annotate(input=input, metadata=metadata, tags=tags)
     token = _depth.set(_depth.get() + 1)
@@ -260,7 +267,7 @@ def temporal_tags() -> dict[str, str]:
 
     try:
         info = activity.info()
-    except RuntimeError:  # not in an activity (CLI, tests)
+    except Exception:  # not in an activity (CLI, tests)
         return {}
     return {
         "temporal.workflow_id": info.workflow_id or "",

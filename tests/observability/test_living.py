@@ -19,7 +19,7 @@ from sleuth.evals.living import living_cases, recorded, replay, run_living
 from sleuth.models.investigation import Report
 from sleuth.workflows import InvestigateAlert
 from tests.harness import harness
-from tests.observability.test_tracing import quick_world
+from tests.observability.traced_run import quick_world
 
 
 async def _sleuth(*argv: str) -> int:

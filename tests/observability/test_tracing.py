@@ -22,8 +22,8 @@ from temporalio.client import Client
 
 from sleuth.observability import metrics
 from sleuth.observability.tracing import SPAN_ID_KEY, TRACE_ID_KEY
-from tests.harness import world_with
 from tests.observability.capture import LLMObsIntake, StatsdSink, llmobs_env
+from tests.observability.traced_run import quick_world
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 150  # generous: a loaded 2-core CI box; idle, each run takes 10-15 s
@@ -34,16 +34,6 @@ class TracedRun:
     result: dict[str, Any]
     intake: LLMObsIntake | None
     statsd: StatsdSink | None
-
-
-def quick_world() -> str:
-    """A world whose investigation is short (a few seconds), to keep this module fast."""
-    for kind in ("network", "disk_pressure", "cpu_saturation"):
-        try:
-            return world_with(kind=kind)
-        except LookupError:
-            continue
-    return world_with()
 
 
 class Traced:
@@ -220,7 +210,7 @@ async def test_evaluations_are_joined_to_the_investigation_span(runs: dict[str, 
     run = runs["ok"]
     assert run.intake is not None and run.result["evaluation"]["submitted"] is True
     root = next(s for s in run.intake.spans() if s["name"] == "investigation")
-    evals = {e["label"]: e for e in run.intake.evaluations()}
+    evals = {e["label"]: e for e in run.intake.evaluations() if e["label"] != "human_verdict"}
     expected = {s["label"] for s in run.result["evaluation"]["scores"]}
     assert {"evidence_grounded_claims", "budget_use", "tool_error_rate", "verdict"} <= expected
     assert set(evals) == expected
@@ -230,6 +220,17 @@ async def test_evaluations_are_joined_to_the_investigation_span(runs: dict[str, 
     assert evals["verdict"]["categorical_value"] == run.result["report"]["verdict"]
     assert evals["evidence_grounded_claims"]["assessment"] in ("pass", "fail")
     assert 0 < evals["budget_use"]["score_value"] < 1
+
+
+async def test_human_feedback_is_joined_to_the_investigation_span(runs: dict[str, TracedRun]) -> None:
+    run = runs["ok"]
+    assert run.intake is not None
+    root = next(s for s in run.intake.spans() if s["name"] == "investigation")
+    [fb] = [e for e in run.intake.evaluations() if e["label"] == "human_verdict"]
+    assert fb["event_kind"] == "feedback" and fb["span_id"] == root["span_id"]
+    assert fb["categorical_value"] == "wrong" and fb["assessment"] == "fail"
+    assert fb["submitter"] == {"id": "alice", "type": "human"} and fb["reasoning"] == "it was the db"
+    assert "true_cause:ledger-db:database" in fb["tags"]
 
 
 async def test_metrics_reach_dogstatsd(runs: dict[str, TracedRun]) -> None:

@@ -17,9 +17,18 @@ import sys
 import time
 import uuid
 
-import httpx
-
 from sleuth.models.requests import TraceContext
+from tests.harness import world_with
+
+
+def quick_world() -> str:
+    """A world whose investigation is short (a few seconds), to keep this module fast."""
+    for kind in ("network", "disk_pressure", "cpu_saturation"):
+        try:
+            return world_with(kind=kind)
+        except LookupError:
+            continue
+    return world_with()
 
 
 async def _llm_calls_in_an_agent_span(wid: str, trace: TraceContext) -> None:
@@ -58,34 +67,27 @@ async def run(address: str, world: str, max_rounds: int, llm_check: bool, runs: 
 
 async def investigate(address: str, world: str, max_rounds: int, llm_check: bool) -> dict[str, object]:
     from sleuth.evals.living import recorded
-    from sleuth.intake.app import create_app
     from sleuth.models.investigation import Report
     from sleuth.observability import submit, tracing
-    from sleuth.observability.metrics import IntakeMetrics
     from sleuth.worker import connect
-    from tests.harness import TOKEN, harness
+    from tests.harness import harness
 
     client = await connect(address)
-
-    async def get_client() -> object:
-        return client
-
     async with harness(
         client, world, approval_timeout=1, SLEUTH_RATE_LIMIT_SECONDS=0, SLEUTH_MAX_ROUNDS=max_rounds
     ) as h:
-        app = IntakeMetrics(create_app(h.settings, get_client))  # type: ignore[arg-type]
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://intake"
-        ) as http:
-            # A cycle key of its own: the same world's alert from another run must not attach to this one.
-            payload = {**h.server.alert_payload(), "alert_cycle_key": f"traced-{uuid.uuid4().hex}"}
-            resp = await http.post("/webhooks/datadog", json=payload, headers={"X-Sleuth-Token": TOKEN})
-            assert resp.status_code == 202, resp.text
-            wid = str(resp.json()["investigation_id"])
+        # Through the intake app (and its IntakeMetrics); a cycle key of its own, so the same
+        # world's alert from another run cannot attach to this one.
+        wid = await h.fire(alert_cycle_key=f"traced-{uuid.uuid4().hex}")
         report: Report = await h.handle(wid).result()
     rec, _ = await recorded(client, wid)
     if llm_check and rec.gather is not None:
         await _llm_calls_in_an_agent_span(wid, rec.gather.trace)
+        # A human's verdict, as `sleuth feedback` submits it (without the CLI's own flush).
+        from sleuth.evals.feedback import submit_to_llmobs, verdict_from
+
+        fb = verdict_from(report, correct=False, cause="ledger-db:database", by="alice", note="it was the db")
+        assert submit_to_llmobs(fb, submit.investigation_span(rec.gather.trace))
     submit.flush()
     return {
         "enabled": tracing.enabled(),
