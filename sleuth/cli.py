@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -196,20 +195,11 @@ async def _worker(settings: Settings) -> int:
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from sleuth.intake.app import create_app
-    from sleuth.worker import connect
+    from sleuth.intake.app import create_app, lazy_client
 
     address = _require_temporal(settings)
-    client: Any = None
-
-    async def get_client() -> Any:
-        nonlocal client
-        if (
-            client is None
-        ):  # reconnect lazily: the intake must come up (and answer 503) while Temporal is down
-            client = await connect(address, settings.temporal_namespace)
-        return client
-
+    # Connects on first use, so the intake comes up (and answers 503) while Temporal is down.
+    get_client = lazy_client(address, settings.temporal_namespace)
     app = create_app(settings, get_client, insecure_dev=args.insecure_dev)
     await uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info")).serve()
     return 0

@@ -91,11 +91,24 @@ class EmbeddedTemporal:
                 raise RuntimeError(
                     f"the Temporal dev server exited ({self.process.returncode}); see {log.name}"
                 )
-            if port_open(self.host, self.port):
+            if port_open(self.host, self.port) and self._serving():
                 return
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"the Temporal dev server did not listen on {self.address} within {timeout:.0f}s")
+
+    def _serving(self) -> bool:
+        """The port opens a moment before the frontend answers requests: ask it."""
+        try:
+            done = subprocess.run(
+                [temporal_binary(), "operator", "cluster", "health", "--address", self.address],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0 and "SERVING" in done.stdout and "NOT_SERVING" not in done.stdout
 
     def stop(self, timeout: float = 10.0) -> None:
         p = self.process

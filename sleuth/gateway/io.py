@@ -4,6 +4,7 @@ never starve the threads that publishing or other investigations need."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -15,4 +16,6 @@ DATADOG_IO = ThreadPoolExecutor(max_workers=64, thread_name_prefix="sleuth-datad
 
 
 async def in_io_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(DATADOG_IO, partial(fn, *args))
+    # Copy the context so tracing spans opened by the caller stay the parents of spans made in the thread.
+    ctx = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(DATADOG_IO, partial(ctx.run, fn, *args))

@@ -183,7 +183,15 @@ def classify_change(title: str, text: str, tags: list[str]) -> str:  # type: ign
     ):
         return "deployment"
     if any(
-        t.startswith(("source:config", "change_type:config", "change_type:feature_flag", "feature_flag", "category:config"))
+        t.startswith(
+            (
+                "source:config",
+                "change_type:config",
+                "change_type:feature_flag",
+                "feature_flag",
+                "category:config",
+            )
+        )
         for t in lowered
     ):
         return "config_change"

@@ -55,7 +55,7 @@ EMITTED = frozenset(
         INTAKE_LATENCY,
     }
 )
-INTAKE_PATHS = ("/webhooks/datadog", "/healthz", "/livez")
+INTAKE_PATHS = ("/webhooks/datadog", "/healthz", "/readyz", "/livez")
 _BAD_TAG_CHARS = re.compile(r"[|,#\n\r\s]+")
 
 
