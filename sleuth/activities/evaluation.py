@@ -19,7 +19,7 @@ class EvaluationActivities:
     @activity.defn(name=names.EVALUATE)
     async def evaluate_investigation(self, inp: EvaluateInput) -> EvaluateResult:
         report = inp.report
-        scores = score(report, budget=self.settings.budget())
+        scores = score(report, budget=inp.budget or self.settings.budget())
         tags = tracing.investigation_tags(
             report.investigation_id,
             monitor_id=report.monitor_id,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sleuth.agents import stats
 from sleuth.agents.signals import classify_metric, service_role
 from sleuth.models.investigation import Evidence
-from sleuth.models.telemetry import ChangeEvent, LogSummary, SeriesSummary, SpanSummary
+from sleuth.models.telemetry import ChangeEvent, EdgeStats, LogSummary, SeriesSummary, SpanSummary
 
 SUPPORT_THRESHOLD = 0.3
 CHANGE_LOOKBACK = timedelta(minutes=60)
@@ -100,6 +100,9 @@ def series_evidence(s: SeriesSummary) -> Evidence | None:
     elif rule.signal == "hits" and s.relative_change is not None:
         # Load is about how many times more, not how unusual: a doubling is what saturates things.
         strength = min(strength, ratio_strength(1.0 + s.relative_change, 1.5, 4.0))
+    elif rule.signal in ("cpu", "memory") and s.relative_change is not None and z >= 3:
+        # A baseline that holds earlier incidents inflates sigma; a many-fold rise still tells.
+        strength = max(strength, ratio_strength(1.0 + s.relative_change, 2.0, 8.0))
     rel = f" ({s.relative_change:+.0%})" if s.relative_change is not None else ""
     return _ev(
         "metrics",
@@ -227,25 +230,91 @@ def span_evidence(summary: SpanSummary, service: str) -> list[Evidence]:
     return out
 
 
+def fanout_evidence(summary: SpanSummary, service: str) -> Evidence | None:
+    """How many downstream calls a service makes per span it serves. Code that throws or returns
+    something else stops (or starts) calling what it used to: its call pattern changes, even when
+    no span is flagged as an error."""
+    row = next((r for r in summary.services if r.service == service), None)
+    if row is None or row.baseline_spans < 20 or row.window_spans < 20:
+        return None
+    worst, where = 0.0, ""
+    for e in summary.edges:
+        if e.caller != service or e.baseline_calls < 10:
+            continue
+        before = e.baseline_calls / row.baseline_spans
+        after = e.window_calls / row.window_spans
+        change = max(after, 0.01) / max(before, 0.01)
+        shift = max(change, 1.0 / change)
+        # A binomial-ish guard: tiny edges move by chance.
+        z = abs(after - before) / math.sqrt(max(before, 0.01) / row.window_spans)
+        if z >= 3 and shift > worst:
+            worst, where = shift, f"calls to {e.callee} per span went from {before:.2f} to {after:.2f}"
+    if not where:
+        return _ev(
+            "spans",
+            f"spans {summary.query} service:{service}",
+            f"{service} calls its dependencies as before",
+            "fanout_change",
+            0.0,
+        )
+    return _ev(
+        "spans",
+        f"spans {summary.query} service:{service}",
+        f"{service}'s call pattern changed: {where}",
+        "fanout_change",
+        ratio_strength(worst, 1.5, 4.0),
+    )
+
+
+def _gap_ratio(e: EdgeStats) -> float | None:
+    if e.baseline_gap_ms is None or e.window_gap_ms is None:
+        return None
+    return (e.window_gap_ms or 0.0) / max(e.baseline_gap_ms or 0.0, 0.5)
+
+
+def _out_gap(summary: SpanSummary, caller: str, exclude: str | None = None) -> float | None:
+    """Median wire-time ratio over a caller's outbound calls (at least two distinct callees)."""
+    ratios = [
+        r
+        for e in summary.edges
+        if e.caller == caller and e.callee != exclude and (r := _gap_ratio(e)) is not None
+    ]
+    return stats.median(ratios) if len(ratios) >= 2 else None
+
+
 def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[Evidence]:
     """Latency and errors on the calls into and out of a service, and to what it depends on."""
     out: list[Evidence] = []
     q = f"spans {summary.query} edges of {service}"
-    inbound = [
-        e
-        for e in summary.edges
-        if e.callee == service and e.baseline_gap_ms is not None and e.window_gap_ms is not None
-    ]
+    fanout = fanout_evidence(summary, service)
+    if fanout is not None:
+        out.append(fanout)
+    inbound = [e for e in summary.edges if e.callee == service and _gap_ratio(e) is not None]
+    # A call's extra wire time belongs to its callee only if the caller's other calls did not slow
+    # down too: a starved or delayed caller makes every one of its calls look slow on the wire.
+    unexplained = [e for e in inbound if (_out_gap(summary, e.caller, exclude=service) or 1.0) < 1.5]
     if inbound:
-        ratios = sorted((e.window_gap_ms or 0.0) / max(e.baseline_gap_ms or 0.0, 0.5) for e in inbound)
+        ratios = [_gap_ratio(e) or 1.0 for e in unexplained] or [1.0]
         r = stats.median(ratios)
         out.append(
             _ev(
                 "spans",
                 q,
-                f"time on the wire into {service} ×{r:.1f} across {len(inbound)} caller(s)",
+                f"time on the wire into {service} ×{r:.1f} across {len(unexplained)} of {len(inbound)} caller(s) "
+                "whose other calls stayed normal",
                 "edge_latency_in",
                 ratio_strength(r, 1.5, 4.0),
+            )
+        )
+    out_ratio = _out_gap(summary, service)
+    if out_ratio is not None:
+        out.append(
+            _ev(
+                "spans",
+                q,
+                f"{service}'s outbound calls spend ×{out_ratio:.1f} longer outside their callees",
+                "edge_latency_out",
+                ratio_strength(out_ratio, 1.5, 4.0),
             )
         )
     for e in summary.edges:

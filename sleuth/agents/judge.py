@@ -63,7 +63,11 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     resources = max(g("cpu", "cpu_throttle"), g("memory", "oom_logs"), g("disk", "disk_logs"))
     changed = max(g("deployment_event"), g("config_event"))
     scores: dict[RootCauseKind, float] = {
-        "cpu_saturation": _corroborated(g("cpu", "cpu_throttle"), g("self_latency", "latency")),
+        # A starved service is slow in its own code and slow to issue its calls.
+        "cpu_saturation": _corroborated(
+            max(g("cpu", "cpu_throttle"), 0.8 * min(g("self_latency"), g("edge_latency_out"))),
+            g("self_latency", "latency", "edge_latency_out"),
+        ),
         # Restarts alone are routine (rollouts restart pods): memory pressure needs memory or OOM evidence.
         "memory_pressure": _corroborated(g("memory", "oom_logs"), max(g("restarts"), g("oom_logs"), symptom)),
         "disk_pressure": _corroborated(g("disk", "disk_logs", "disk_io"), symptom),
@@ -73,7 +77,7 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "database": (max(g("db_latency", "db_connections", "db_locks"), own) if is_db else 0.0),
         "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
         # Errors the service itself originates; new log signatures alone could be echoes of a callee.
-        "code_error": max(g("originated_errors"), 0.7 * g("new_log_patterns"))
+        "code_error": max(g("originated_errors"), 0.7 * g("new_log_patterns"), 0.8 * g("fanout_change"))
         * (1.0 - 0.6 * max(resources, changed)),
         "deployment": min(g("deployment_event"), symptom) if g("deployment_event") else 0.0,
         "config_change": min(g("config_event"), symptom) if g("config_event") else 0.0,

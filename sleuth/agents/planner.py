@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from sleuth.agents import stats
-from sleuth.agents.evidence import ratio_strength
+from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
 from sleuth.agents.signals import service_role
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
@@ -99,6 +99,10 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
                 stats.squash(z),
                 f"it originates {row.window_originated_errors} errors in the alert window",
             )
+        for row in summary.services:
+            fan = fanout_evidence(summary, row.service)
+            if fan is not None and fan.strength > 0:
+                bump(row.service, fan.strength * 0.8, fan.observation)
         for e in summary.edges:
             err_up = e.window_error_rate - e.baseline_error_rate
             slow = (
@@ -109,12 +113,10 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
                 min(1.0, max(err_up * 4, ratio_strength(slow))),
                 f"calls into it from {e.caller} got slower or failed more",
             )
-            if e.baseline_gap_ms is not None and e.window_gap_ms is not None:
-                bump(
-                    e.callee,
-                    ratio_strength(e.window_gap_ms / max(e.baseline_gap_ms, 0.5), 1.5, 4.0),
-                    "time on the wire into it rose",
-                )
+        for row in summary.services:
+            for ev in edge_evidence(summary, row.service, set(ctx.services)):
+                if ev.signal in ("edge_latency_in", "edge_latency_out") and ev.strength > 0:
+                    bump(row.service, ev.strength, ev.observation)
     anomalous: dict[str, float] = {}
     for h in ctx.health:
         err = stats.squash(h.error_z) if h.error_rate_now > h.error_rate_before else 0.0

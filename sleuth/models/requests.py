@@ -118,6 +118,7 @@ class ActionInput(BaseModel):
 class EvaluateInput(BaseModel):
     report: Report
     trace: TraceContext = Field(default_factory=TraceContext)
+    budget: Budget | None = None  # the budget this run had (settings may have changed since)
 
 
 class EvaluationScore(BaseModel):

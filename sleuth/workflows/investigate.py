@@ -351,7 +351,7 @@ class InvestigateAlert:
         try:
             await workflow.execute_activity(
                 act.EVALUATE,
-                EvaluateInput(report=report, trace=self._trace),
+                EvaluateInput(report=report, trace=self._trace, budget=self._budget),
                 result_type=EvaluateResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=2),

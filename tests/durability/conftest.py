@@ -132,7 +132,8 @@ def findings(server: SandboxServer, wid: str) -> list[dict[str, Any]]:
     return [
         e
         for e in list(server.recorded.events)
-        if "sleuth_kind:finding" in (e.get("tags") or []) and f"investigation_id:{wid}" in (e.get("tags") or [])
+        if "sleuth_kind:finding" in (e.get("tags") or [])
+        and f"investigation_id:{wid}" in (e.get("tags") or [])
     ]
 
 
@@ -158,7 +159,8 @@ async def started_activities(handle: WorkflowHandle[Any, Any], activity_type: st
     return sum(
         1
         for p in desc.raw_description.pending_activities
-        if p.activity_type.name == activity_type and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        if p.activity_type.name == activity_type
+        and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
     )
 
 

@@ -43,7 +43,9 @@ async def test_webhook_while_temporal_is_down_then_retried(tmp_path: Path) -> No
                 payload = server.alert_payload()
 
                 async def post() -> httpx.Response:
-                    return await http.post("/webhooks/datadog", json=payload, headers={"X-Sleuth-Token": TOKEN})
+                    return await http.post(
+                        "/webhooks/datadog", json=payload, headers={"X-Sleuth-Token": TOKEN}
+                    )
 
                 down = await post()
                 assert down.status_code == 503, down.text
@@ -71,7 +73,9 @@ async def test_webhook_while_temporal_is_down_then_retried(tmp_path: Path) -> No
                 monitor = payload["monitor_id"]
 
                 async def one_run() -> bool:
-                    n = await client.count_workflows(f"SleuthMonitorId = '{monitor}' AND WorkflowType = 'InvestigateAlert'")
+                    n = await client.count_workflows(
+                        f"SleuthMonitorId = '{monitor}' AND WorkflowType = 'InvestigateAlert'"
+                    )
                     return n.count == 1
 
                 await wait_until(one_run, 15, "exactly one investigation in visibility")

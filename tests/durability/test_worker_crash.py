@@ -97,7 +97,9 @@ async def test_sigkill_worker_between_event_and_notebook(
         second.start()
         report = await handle.result(rpc_timeout=None)
         posted = findings(server, wid)
-        notebooks = [n for n in server.recorded.notebooks if wid in str(n) or (report.title or "\0") in str(n)]
+        notebooks = [
+            n for n in server.recorded.notebooks if wid in str(n) or (report.title or "\0") in str(n)
+        ]
         attempts = await max_attempt(handle, "publish_findings")
         second.stop()
 

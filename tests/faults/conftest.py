@@ -24,10 +24,10 @@ import pytest
 from temporalio.client import Client
 
 import sleuth.sandbox.server as sandbox_server
-from sleuth.models.investigation import Report
-from sleuth.sandbox import SandboxServer
 from sleuth.config import Settings
 from sleuth.intake.app import create_app
+from sleuth.models.investigation import Report
+from sleuth.sandbox import SandboxServer
 from sleuth.worker import build_worker
 from tests.harness import TOKEN, Harness
 
@@ -72,9 +72,13 @@ class Recorder:
 
     def requests(self, prefix: str = "", status: int | None = None) -> list[Seen]:
         with self.lock:
-            return [s for s in self.seen if s.path.startswith(prefix) and (status is None or s.status == status)]
+            return [
+                s for s in self.seen if s.path.startswith(prefix) and (status is None or s.status == status)
+            ]
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -109,7 +113,9 @@ class Recorder:
                 started = time.monotonic()
             await send(message)
 
-        digest = hashlib.sha256(method.encode() + path.encode() + scope.get("query_string", b"") + body).hexdigest()
+        digest = hashlib.sha256(
+            method.encode() + path.encode() + scope.get("query_string", b"") + body
+        ).hexdigest()
         try:
             await self.app(scope, replay, forward)
         finally:
@@ -154,7 +160,8 @@ class Run:
         return [
             e
             for e in self.server.recorded.events
-            if "sleuth_kind:finding" in (e.get("tags") or []) and f"investigation_id:{self.wid}" in (e.get("tags") or [])
+            if "sleuth_kind:finding" in (e.get("tags") or [])
+            and f"investigation_id:{self.wid}" in (e.get("tags") or [])
         ]
 
 
@@ -182,9 +189,11 @@ async def _harness(client: Client, world: str, overrides: dict[str, Any]) -> Asy
     app = create_app(settings, get_client)
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
-            async with build_worker(client, settings, max_concurrent_activities=16):
-                yield Harness(client, server, settings, http)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://intake") as http,
+            build_worker(client, settings, max_concurrent_activities=16),
+        ):
+            yield Harness(client, server, settings, http)
     finally:
         await asyncio.to_thread(server.stop)
 
