@@ -162,6 +162,15 @@ def main_eval(settings: Settings, dataset: str, out: Path | None, cases: list[st
     path = out or default_out(dataset, settings.model)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(card.model_dump_json(indent=2))
+    if dataset in ("nezha-ob", "nezha"):
+        from sleuth.evals.nezha import comparison_table
+
+        table = comparison_table(card)
+        path.with_suffix(".md").write_text(
+            f"# Nezha OnlineBoutique, {len(card.cases)} cases — commit {card.commit}, {card.created_at:%Y-%m-%d}\n\n"
+            f"Machine: {card.machine}. Kind accuracy {card.kind_accuracy:.1%}.\n\n{table}\n"
+        )
+        print(table)
     print(
         f"\n{dataset} with {settings.model}: AC@1 {card.ac1:.1%}  AC@3 {card.ac3:.1%}  AC@5 {card.ac5:.1%}  "
         f"kind {card.kind_accuracy:.1%}  hypothesis states {card.hypothesis_state_accuracy:.1%}  "

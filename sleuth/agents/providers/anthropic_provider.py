@@ -9,18 +9,16 @@ one role are merged (the API wants them alternating), and empty text blocks are 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import anthropic
 
 from sleuth.agents.providers.base import ModelRequest, ModelResponse, TokenUsage, ToolCall
-from sleuth.agents.providers.pricing import Price, cost_usd, price_for, price_table, warn_unpriced
+from sleuth.agents.providers.pricing import cost_usd
 from sleuth.agents.providers.transport import (
     Failure,
     MalformedOutput,
-    RetryPolicy,
+    SdkProvider,
     classify_common,
     estimate_tokens,
     parse_arguments,
@@ -34,33 +32,10 @@ from sleuth.agents.providers.transport import (
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
-class AnthropicProvider:
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        prices: Mapping[str, Price] | None = None,
-    ) -> None:
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            raise ValueError(f"anthropic:{model} needs an API key: set ANTHROPIC_API_KEY (or pass api_key=)")
-        self.model = model
-        self.name = f"anthropic:{model}"
-        self.retry = retry or RetryPolicy()
-        self.prices = dict(prices) if prices is not None else price_table()
-        if price_for(model, self.prices) is None:
-            warn_unpriced(self.name)
-        self._client_args: dict[str, Any] = {
-            "api_key": key,
-            "base_url": base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
-            "max_retries": 0,  # our loop retries, with a cap and retry-after
-            "timeout": timeout_seconds,
-        }
-        self._client_key = ("anthropic", key, self._client_args["base_url"], timeout_seconds)
+class AnthropicProvider(SdkProvider):
+    vendor = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    url_env = "ANTHROPIC_BASE_URL"
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         safe = redact_request(request)

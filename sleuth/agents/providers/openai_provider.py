@@ -7,18 +7,16 @@ how the tests point it at a loopback stub.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import openai
 
 from sleuth.agents.providers.base import ModelRequest, ModelResponse, TokenUsage, ToolCall
-from sleuth.agents.providers.pricing import Price, cost_usd, price_for, price_table, warn_unpriced
+from sleuth.agents.providers.pricing import cost_usd
 from sleuth.agents.providers.transport import (
     Failure,
     MalformedOutput,
-    RetryPolicy,
+    SdkProvider,
     classify_common,
     estimate_tokens,
     parse_arguments,
@@ -32,33 +30,10 @@ from sleuth.agents.providers.transport import (
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
-class OpenAIProvider:
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-        retry: RetryPolicy | None = None,
-        prices: Mapping[str, Price] | None = None,
-    ) -> None:
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise ValueError(f"openai:{model} needs an API key: set OPENAI_API_KEY (or pass api_key=)")
-        self.model = model
-        self.name = f"openai:{model}"
-        self.retry = retry or RetryPolicy()
-        self.prices = dict(prices) if prices is not None else price_table()
-        if price_for(model, self.prices) is None:
-            warn_unpriced(self.name)
-        self._client_args: dict[str, Any] = {
-            "api_key": key,
-            "base_url": base_url or os.environ.get("OPENAI_BASE_URL") or None,
-            "max_retries": 0,  # our loop retries, with a cap and retry-after
-            "timeout": timeout_seconds,
-        }
-        self._client_key = ("openai", key, self._client_args["base_url"], timeout_seconds)
+class OpenAIProvider(SdkProvider):
+    vendor = "openai"
+    key_env = "OPENAI_API_KEY"
+    url_env = "OPENAI_BASE_URL"
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         safe = redact_request(request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
 import random
 import time
 import weakref
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sleuth.agents.providers.base import ModelError, ModelRequest, ModelResponse, TokenUsage
+from sleuth.agents.providers.pricing import Price, price_for, price_table, warn_unpriced
 from sleuth.agents.redaction import redact, redact_obj
 
 T = TypeVar("T")
@@ -183,3 +185,39 @@ def with_wasted(response: ModelResponse, wasted: list[TokenUsage]) -> ModelRespo
 def estimate_tokens(chars: int) -> int:
     """~4 characters a token: good enough for budgets when a response carries no usage."""
     return max(1, chars // 4)
+
+
+class SdkProvider:
+    """What the OpenAI and Anthropic providers share: key and base URL from the SDK's own
+    environment variables, our capped retry policy, prices, and one pooled SDK client."""
+
+    vendor = ""
+    key_env = ""
+    url_env = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        prices: Mapping[str, Price] | None = None,
+    ) -> None:
+        key = api_key or os.environ.get(self.key_env)
+        if not key:
+            raise ValueError(f"{self.vendor}:{model} needs an API key: set {self.key_env} (or pass api_key=)")
+        self.model = model
+        self.name = f"{self.vendor}:{model}"
+        self.retry = retry or RetryPolicy()
+        self.prices = dict(prices) if prices is not None else price_table()
+        if price_for(model, self.prices) is None:
+            warn_unpriced(self.name)
+        self._client_args: dict[str, Any] = {
+            "api_key": key,
+            "base_url": base_url or os.environ.get(self.url_env) or None,
+            "max_retries": 0,  # our loop retries, with a cap and retry-after
+            "timeout": timeout_seconds,
+        }
+        self._client_key = (self.vendor, key, self._client_args["base_url"], timeout_seconds)
