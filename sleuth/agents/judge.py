@@ -64,8 +64,15 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     changed = max(g("deployment_event"), g("config_event"))
     scores: dict[RootCauseKind, float] = {
         # A starved service is slow in its own code and slow to issue its calls.
+        # CPU that moved even moderately, in a service whose own code got much slower, is saturation.
         "cpu_saturation": _corroborated(
-            max(g("cpu", "cpu_throttle"), 0.8 * min(g("self_latency"), g("edge_latency_out"))),
+            max(
+                g("cpu", "cpu_throttle"),
+                0.8 * min(g("self_latency"), g("edge_latency_out")),
+                min(g("self_latency"), g("cpu", "cpu_throttle") + 0.3)
+                if g("cpu", "cpu_throttle") >= 0.3
+                else 0.0,
+            ),
             g("self_latency", "latency", "edge_latency_out"),
         ),
         # Restarts alone are routine (rollouts restart pods): memory pressure needs memory or OOM evidence.
