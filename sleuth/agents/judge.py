@@ -110,7 +110,6 @@ def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
     role = service_role(h.service, ctx.span_summary) if ctx is not None else "service"
     scores = kind_scores(h.service, h.evidence, role)
     score = scores.get(h.kind, 0.0)
-    needs = _needed_signals(h.kind)
     seen = measured(h.evidence)
     supporting = [e for e in h.evidence if e.supports]
     cap = confidence_cap(supporting)
@@ -125,7 +124,7 @@ def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
     confidence = round(min(score, cap, MAX_CONFIDENCE), 3)
     if score >= VALIDATE_AT and confidence >= VALIDATE_AT:
         status = "validated"
-    elif score < INVALIDATE_BELOW and needs and needs & seen:
+    elif score < INVALIDATE_BELOW and _primary_measured(h.kind, seen):
         status = "invalidated"
     else:
         status = "inconclusive"
@@ -140,8 +139,11 @@ def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
     )
 
 
-def _needed_signals(kind: RootCauseKind) -> set[str]:
-    return set(KIND_SIGNALS.get(kind, ()))
+def _primary_measured(kind: RootCauseKind, seen: set[str]) -> bool:
+    """Only a kind whose defining signal was actually measured can be ruled out: missing or
+    unreadable telemetry leaves it open (inconclusive), never invalidated."""
+    needs = KIND_SIGNALS.get(kind, ())
+    return bool(needs) and needs[0] in seen
 
 
 def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: InvestigationContext | None) -> list[Lead]:

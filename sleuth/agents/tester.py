@@ -19,7 +19,7 @@ from sleuth.agents.evidence import (
     series_evidence,
     span_evidence,
 )
-from sleuth.agents.signals import aggregator_for, pick_metrics
+from sleuth.agents.signals import KIND_SIGNALS, aggregator_for, pick_metrics
 from sleuth.agents.summaries import summarize_logs, summarize_series
 from sleuth.gateway import DatadogError, DatadogGateway
 from sleuth.models.investigation import Evidence, Hypothesis, Usage
@@ -50,6 +50,9 @@ class OfflineTester:
         evidence.extend(change_evidence(ctx.changes, h.service, ctx.window_start, ctx.alert_time))
         evidence.extend(_human_pointer(h))
 
+        missing = _missing_primary(h, evidence)
+        if missing:
+            gaps.append(missing)
         judged = judge.judge(h.model_copy(update={"evidence": evidence, "gaps": [*h.gaps, *gaps]}), ctx)
         return TestResult(
             hypothesis=judged,
@@ -131,6 +134,18 @@ class OfflineTester:
             *log_evidence(summary, scale, service, set(ctx.services)),
             *change_named_in_errors(ctx.changes, service, texts),
         ]
+
+
+def _missing_primary(h: Hypothesis, evidence: list[Evidence]) -> EvidenceGap | None:
+    """Name the defining signal of the hypothesis' kind when no telemetry carried it."""
+    needs = KIND_SIGNALS.get(h.kind, ())
+    if not needs or any(e.signal == needs[0] for e in evidence):
+        return None
+    return EvidenceGap(
+        source="metrics",
+        query=f"service:{h.service} {needs[0]}",
+        reason=f"metrics unavailable: no {needs[0].replace('_', ' ')} signal reported for service:{h.service}",
+    )
 
 
 def _with_utilisation(summaries: list[SeriesSummary]) -> list[SeriesSummary]:

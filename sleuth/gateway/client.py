@@ -135,7 +135,7 @@ class DatadogGateway:
 
     # -- the retry policy ------------------------------------------------------------------------
 
-    def _call(self, path: str, fn: Callable[[], T]) -> T:
+    def _call(self, path: str, fn: Callable[[], T], idempotent: bool = True) -> T:
         attempt = 0
         while True:
             if not self.budget.take():
@@ -165,7 +165,9 @@ class DatadogGateway:
                 time.sleep(self._backoff(attempt))
             except Urllib3HTTPError as exc:
                 self.budget.record_error()
-                if attempt >= self.config.max_retries:
+                # A write that timed out may have been applied: never send it again from here. The
+                # caller (the publish activity) looks for what was created before it retries.
+                if attempt >= self.config.max_retries or not idempotent:
                     what = "timeout" if "timed out" in str(exc).lower() else "connection error"
                     raise DatadogUnavailable(what, path, type(exc).__name__) from None
                 time.sleep(self._backoff(attempt))
@@ -322,7 +324,9 @@ class DatadogGateway:
         )
         if aggregation_key:
             body.aggregation_key = aggregation_key[:100]
-        r = self._call("/api/v1/events", lambda: EventsApiV1(self._api).create_event(body=body))
+        r = self._call(
+            "/api/v1/events", lambda: EventsApiV1(self._api).create_event(body=body), idempotent=False
+        )
         event = r.get("event")
         return str(event.get("id")) if event is not None and event.get("id") is not None else ""
 
@@ -363,7 +367,9 @@ class DatadogGateway:
                 ),
             )
         )
-        r = self._call("/api/v1/notebooks", lambda: NotebooksApi(self._api).create_notebook(body=body))
+        r = self._call(
+            "/api/v1/notebooks", lambda: NotebooksApi(self._api).create_notebook(body=body), idempotent=False
+        )
         data = r.get("data")
         return str(data.get("id")) if data is not None and data.get("id") is not None else ""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import statistics
 
-import pytest
 from temporalio.client import Client
 
 from sleuth.sandbox import load_truth
@@ -53,7 +52,7 @@ async def test_429_storm_waits_for_the_reset(temporal_client: Client, recorders:
     assert waits, "rate-limited calls were retried"
     # X-RateLimit-Reset honoured: never earlier than the reset; not much later either.
     assert min(waits) >= reset - 0.05
-    assert statistics.median(waits) < reset + 1.5
+    assert statistics.median(waits) < reset + 3.0
     # Two retries per call absorb a storm spread over calls; a call that drew 3 in a row names its gap.
     assert {g for g in run.gap_reasons() if LOGS in g} <= {f"logs unavailable: 429 from {LOGS}"}
     if not any(LOGS in g for g in run.gap_reasons()):
@@ -168,11 +167,6 @@ CPU_METRICS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="judge invalidates a cpu_saturation hypothesis whose cpu metrics do not exist, and no gap is "
-    "named (proposed fix: sleuth/agents/tester.py + judge.py, issue 7 report)",
-)
 async def test_missing_cpu_metrics_leave_the_cpu_hypothesis_open(
     temporal_client: Client, recorders: list[Recorder]
 ) -> None:
@@ -194,10 +188,6 @@ async def test_missing_cpu_metrics_leave_the_cpu_hypothesis_open(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="judge turns 'metrics could not be read' into 'invalidated' (proposed fix: judge.py, issue 7 report)",
-)
 async def test_metrics_outage_does_not_rule_out_the_root_cause(
     temporal_client: Client, recorders: list[Recorder]
 ) -> None:
@@ -210,11 +200,6 @@ async def test_metrics_outage_does_not_rule_out_the_root_cause(
     assert all(h.status != "invalidated" for h in culprit), [(h.kind, h.status) for h in culprit]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway retries POST /api/v1/events after a read timeout although Datadog created the event "
-    "(proposed fix: sleuth/gateway/client.py, issue 7 report)",
-)
 async def test_event_answered_after_the_timeout_is_not_posted_twice(
     temporal_client: Client, recorders: list[Recorder]
 ) -> None:
