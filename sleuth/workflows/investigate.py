@@ -66,6 +66,7 @@ PUBLISH_RETRY = RetryPolicy(
 
 
 UNLIMITED_TOKENS = 10**12  # max_model_tokens = 0 means no token budget
+MIN_MODEL_CALL_TOKENS = 1_000  # below this a model step cannot afford its own prompt
 
 
 class Stopped(Exception):
@@ -126,6 +127,7 @@ class InvestigateAlert:
             return await self._finish(await self._publish(report))
 
         self._set_phase("concluding")
+        self._close_untested()
         conclusion = await self._conclude(wid, context)
         self._conclusion = conclusion
         timings.concluded_at = workflow.now()
@@ -413,6 +415,14 @@ class InvestigateAlert:
             await asyncio.gather(*pending, return_exceptions=True)
             raise Stopped()
 
+    def _close_untested(self) -> None:
+        """Planned but never tested (stopped, or a budget ran out): inconclusive, and why."""
+        why = self._stop_reason or "not tested"
+        for hid, h in list(self._hypotheses.items()):
+            if h.status == "pending":
+                gap = EvidenceGap(source="monitor", query=h.statement[:120], reason=f"not tested: {why}")
+                self._hypotheses[hid] = h.model_copy(update={"status": "inconclusive", "gaps": [*h.gaps, gap]})
+
     def _check_budgets(self) -> None:
         if self._budget_spent():
             raise Stopped()
@@ -424,7 +434,11 @@ class InvestigateAlert:
             reason = self._stop_reason
         elif self._usage.datadog_calls >= self._budget.max_datadog_calls:
             reason = "Datadog call budget exhausted"
-        elif self._budget.max_model_tokens and self._usage.tokens >= self._budget.max_model_tokens:
+        elif self._budget.max_model_tokens and (
+            self._usage.tokens >= self._budget.max_model_tokens
+            # A remainder too small to pay for one more model call is spent too.
+            or (self._request.model != "offline" and self._remaining_tokens() < MIN_MODEL_CALL_TOKENS)
+        ):
             reason = "model token budget exhausted"
         elif self._budget.max_cost_usd and self._usage.cost_usd >= self._budget.max_cost_usd:
             reason = "model cost budget exhausted"

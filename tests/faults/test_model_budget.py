@@ -58,11 +58,6 @@ async def test_token_budget_exhausted_still_concludes_and_publishes(
     assert len(run.findings()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when what is left of the token budget cannot pay for any model call, the steps fall back "
-    "to offline silently and the report never says the budget ran out (proposed fix: issue 7 report)",
-)
 async def test_budget_too_small_for_another_call_is_reported(
     temporal_client: Client, recorders: list[Recorder], stub: WireStub
 ) -> None:
