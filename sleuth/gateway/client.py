@@ -152,7 +152,8 @@ class DatadogGateway:
                 retryable = status == 429 or status == 408 or status >= 500
                 if not retryable:
                     raise DatadogRequestError(str(status), path, _error_text(exc)) from None
-                if attempt >= self.config.max_retries:
+                # A write answered 5xx may still have been applied: only a 429 is certain not to be.
+                if attempt >= self.config.max_retries or (not idempotent and status != 429):
                     raise DatadogUnavailable(str(status), path, _error_text(exc)) from None
                 wait = self._rate_limit_wait(exc) if status == 429 else self._backoff(attempt)
                 if wait is None:

@@ -48,6 +48,7 @@ class LateRule:
     path_prefix: str
     remaining: int
     delay_seconds: float
+    status: int | None = None  # answer this error instead, after the request was applied
 
 
 @dataclass
@@ -62,13 +63,19 @@ class Recorder:
         with self.lock:
             self.late.append(LateRule(method, path_prefix, times, delay_seconds))
 
-    def _late_for(self, method: str, path: str) -> float:
+    def fail_after_applying(self, method: str, path_prefix: str, status: int = 502, times: int = 1) -> None:
+        """Handle the next `times` matching requests in full (an event really is created), then answer
+        `status`, as a proxy or load balancer in front of Datadog may."""
+        with self.lock:
+            self.late.append(LateRule(method, path_prefix, times, 0.0, status))
+
+    def _late_for(self, method: str, path: str) -> tuple[float, int | None]:
         with self.lock:
             for rule in self.late:
                 if rule.remaining > 0 and rule.method == method and path.startswith(rule.path_prefix):
                     rule.remaining -= 1
-                    return rule.delay_seconds
-        return 0.0
+                    return rule.delay_seconds, rule.status
+        return 0.0, None
 
     def requests(self, prefix: str = "", status: int | None = None) -> list[Seen]:
         with self.lock:
@@ -100,12 +107,14 @@ class Recorder:
             return dict(await receive())
 
         method, path = scope["method"], scope["path"]
-        delay = self._late_for(method, path)
+        delay, override = self._late_for(method, path)
         status = 0
         started = arrived
 
         async def forward(message: dict[str, Any]) -> None:
             nonlocal status, started
+            if override is not None:
+                return  # the app's own answer is dropped; the error is sent below
             if message["type"] == "http.response.start":
                 if delay:
                     await asyncio.sleep(delay)
@@ -118,6 +127,15 @@ class Recorder:
         ).hexdigest()
         try:
             await self.app(scope, replay, forward)
+            if override is not None:
+                error = b'{"errors": ["Bad Gateway"]}'
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(error)).encode()),
+                ]
+                await send({"type": "http.response.start", "status": override, "headers": headers})
+                await send({"type": "http.response.body", "body": error})
+                status, started = override, time.monotonic()
         finally:
             with self.lock:
                 self.seen.append(Seen(arrived, started, method, path, digest[:16], status))

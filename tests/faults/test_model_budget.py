@@ -61,11 +61,12 @@ async def test_token_budget_exhausted_still_concludes_and_publishes(
 async def test_budget_too_small_for_another_call_is_reported(
     temporal_client: Client, recorders: list[Recorder], stub: WireStub
 ) -> None:
-    # Default stub accounting (request bytes / 4): the planner's first call costs ~1.3-1.4k tokens,
-    # after which no step can afford another; usage never reaches the cap itself.
+    """The first model call leaves 495 of 6,000 tokens: no step can afford another call, yet usage
+    never reaches the cap itself. The report must still say the budget ran out."""
+    stub.responder = lambda c: text_turn("Nothing to add.", usage=(5_500, 5))
     run = await investigate(
-        temporal_client, WORLD, SLEUTH_MODEL="openai:gpt-4o-mini", SLEUTH_MAX_MODEL_TOKENS=2_000
+        temporal_client, WORLD, SLEUTH_MODEL="openai:gpt-4o-mini", SLEUTH_MAX_MODEL_TOKENS=6_000
     )
     assert_concluded(run)
-    assert run.report.usage.model_calls >= 1
+    assert run.report.usage.model_calls == 1 and run.report.usage.tokens < 6_000
     assert run.report.stop_reason == "model token budget exhausted"
