@@ -66,7 +66,6 @@ PUBLISH_RETRY = RetryPolicy(
 
 
 UNLIMITED_TOKENS = 10**12  # max_model_tokens = 0 means no token budget
-MIN_MODEL_CALL_TOKENS = 1_000  # below this a model step cannot afford its own prompt
 
 
 class Stopped(Exception):
@@ -434,11 +433,7 @@ class InvestigateAlert:
             reason = self._stop_reason
         elif self._usage.datadog_calls >= self._budget.max_datadog_calls:
             reason = "Datadog call budget exhausted"
-        elif self._budget.max_model_tokens and (
-            self._usage.tokens >= self._budget.max_model_tokens
-            # A remainder too small to pay for one more model call is spent too.
-            or (self._request.model != "offline" and self._remaining_tokens() < MIN_MODEL_CALL_TOKENS)
-        ):
+        elif self._budget.max_model_tokens and self._usage.tokens >= self._budget.max_model_tokens:
             reason = "model token budget exhausted"
         elif self._budget.max_cost_usd and self._usage.cost_usd >= self._budget.max_cost_usd:
             reason = "model cost budget exhausted"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 
+import pytest
 from temporalio.client import Client
 
 from sleuth.sandbox import load_truth
@@ -178,6 +179,7 @@ CPU_METRICS = (
 )
 
 
+@pytest.mark.slow  # which kinds round 1 plans depends on timing under load; run with `make test-slow`
 async def test_missing_cpu_metrics_leave_the_cpu_hypothesis_open(
     temporal_client: Client, recorders: list[Recorder]
 ) -> None:
