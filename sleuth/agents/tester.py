@@ -8,7 +8,7 @@ round, and what it finds downstream becomes a drill-down.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import timedelta
 
 from sleuth.agents import judge, stats
 from sleuth.agents.evidence import (
@@ -105,7 +105,9 @@ class OfflineTester:
     ) -> list[Evidence]:
         ctx = inp.context
         query = f"service:{service}" + (f" env:{ctx.env}" if ctx.env else "")
-        log_baseline_start = max(ctx.baseline_start, _minus_minutes(ctx.baseline_end, LOG_BASELINE_MINUTES))
+        log_baseline_start = max(
+            ctx.baseline_start, ctx.baseline_end - timedelta(minutes=LOG_BASELINE_MINUTES)
+        )
         try:
             window_logs = gateway.search_logs(
                 query, ctx.window_start, ctx.window_end, limit=1000, max_pages=2
@@ -175,12 +177,6 @@ def _with_utilisation(summaries: list[SeriesSummary]) -> list[SeriesSummary]:
                 )
             )
     return out
-
-
-def _minus_minutes(t: datetime, minutes: int) -> datetime:
-    from datetime import timedelta
-
-    return t - timedelta(minutes=minutes)
 
 
 def _human_pointer(h: Hypothesis) -> list[Evidence]:

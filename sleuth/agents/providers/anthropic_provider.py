@@ -29,8 +29,6 @@ from sleuth.agents.providers.transport import (
     with_wasted,
 )
 
-DEFAULT_TIMEOUT_SECONDS = 60.0
-
 
 class AnthropicProvider(SdkProvider):
     vendor = "anthropic"

@@ -27,8 +27,6 @@ from sleuth.agents.providers.transport import (
     with_wasted,
 )
 
-DEFAULT_TIMEOUT_SECONDS = 60.0
-
 
 class OpenAIProvider(SdkProvider):
     vendor = "openai"
