@@ -67,6 +67,8 @@ class PlanResult(BaseModel):
     hypotheses: list[Hypothesis]
     usage: Usage = Field(default_factory=Usage)
     notes: list[str] = Field(default_factory=list)
+    # The planner had the whole remaining token budget and it could not pay for one more call.
+    model_budget_exhausted: bool = False
 
 
 class TestInput(BaseModel):

@@ -95,6 +95,7 @@ class InvestigateAlert:
         self._recovered_at: datetime | None = None
         self._trace = TraceContext()
         self._deadline: datetime | None = None
+        self._model_budget_exhausted = False
 
     # -- the story -------------------------------------------------------------------------------
 
@@ -197,6 +198,7 @@ class InvestigateAlert:
             self._gaps.append(EvidenceGap(source="monitor", query=f"plan round {round_no}", reason=_why(err)))
             return []
         self._usage = self._usage.plus(result.usage)
+        self._model_budget_exhausted |= result.model_budget_exhausted
         fresh = [h for h in result.hypotheses if h.id not in self._hypotheses][:room]
         for h in fresh:
             self._hypotheses[h.id] = h
@@ -207,13 +209,13 @@ class InvestigateAlert:
     ) -> None:
         """Test hypotheses in parallel, at most `max_parallel_tests` at a time, recording each result as it
         lands. A spent budget stops new tests but lets those in flight finish; a stop or the deadline
-        cancels them."""
+        cancels them. A spent model budget does not stop them: the statistical tests cost no tokens."""
         self._set_phase("testing")
         queue = list(planned)
         running: dict[str, asyncio.Task[TestResult]] = {}
         while queue or running:
             while queue and len(running) < self._budget.max_parallel_tests:
-                if self._budget_spent():
+                if self._budget_spent() and not self._offline_tests_allowed():
                     queue.clear()
                     break
                 h = queue.pop(0)
@@ -433,7 +435,9 @@ class InvestigateAlert:
             reason = self._stop_reason
         elif self._usage.datadog_calls >= self._budget.max_datadog_calls:
             reason = "Datadog call budget exhausted"
-        elif self._budget.max_model_tokens and self._usage.tokens >= self._budget.max_model_tokens:
+        elif self._budget.max_model_tokens and (
+            self._usage.tokens >= self._budget.max_model_tokens or self._model_budget_exhausted
+        ):
             reason = "model token budget exhausted"
         elif self._budget.max_cost_usd and self._usage.cost_usd >= self._budget.max_cost_usd:
             reason = "model cost budget exhausted"
@@ -442,6 +446,14 @@ class InvestigateAlert:
         if reason:
             self._stop_reason = self._stop_reason or reason
         return reason is not None
+
+    def _offline_tests_allowed(self) -> bool:
+        """True when only the model's tokens or cost ran out: tests then go on without the model."""
+        if self._stop is not None or self._usage.datadog_calls >= self._budget.max_datadog_calls:
+            return False
+        if self._seconds_left() <= 0:
+            return False
+        return workflow.patched("offline-tests-after-token-budget")
 
     def _seconds_left(self) -> float:
         assert self._deadline is not None

@@ -37,7 +37,10 @@ class LLMPlanner:
         session = ModelSession(self.provider, self.role, inp.remaining_tokens)
         try:
             proposals, errors = await self._ask(session, inp, base.hypotheses)
-        except (BudgetExhausted, ModelError) as exc:
+        except BudgetExhausted as exc:
+            spent = with_usage(base, session.usage).model_copy(update={"model_budget_exhausted": True})
+            return with_note(spent, f"planner fell back to offline: {exc}")
+        except ModelError as exc:
             return with_note(with_usage(base, session.usage), f"planner fell back to offline: {exc}")
         except Exception as exc:  # an LLM add-on must never cost the investigation its offline plan
             log.exception("LLM planner failed")
