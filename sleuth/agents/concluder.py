@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from sleuth.agents.judge import SPECIFICITY, strongest
 from sleuth.agents.signals import service_role
+from sleuth.agents.traffic import quiet_callees
 from sleuth.models.investigation import (
     Hypothesis,
     InvestigationContext,
@@ -122,13 +123,21 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
     # Everything downstream of a surge got more work than usual: its saturation is the surge's doing.
     loaded = {d for s in surged for d in _reachable(s, callees)}
 
+    # A callee that went quiet because a validated caller stopped reaching it only echoes that caller.
+    quiet = {
+        callee: caller
+        for caller in validated
+        for strength, callee in quiet_callees(ctx, caller)
+        if strength >= 0.5
+    }
+
     out: list[RankedCause] = []
     for service, h in best.items():
         score = h.confidence * (1.0 if h.status == "validated" else 0.6)
-        downstream = _reachable(service, callees) & validated
+        downstream = _reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
-        if service in loaded:
+        if service in loaded or service in quiet:
             score *= SYMPTOM_DISCOUNT
         out.append(
             RankedCause(

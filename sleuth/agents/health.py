@@ -19,6 +19,7 @@ from sleuth.models.telemetry import EvidenceGap, ServiceHealth
 _TRACE_METRIC = re.compile(r"^trace\.(?P<op>[\w.]+)\.(?P<part>hits|errors|duration)$")
 MAX_OPERATIONS = 6
 QUERIES_PER_CALL = 12
+ERROR_RATE_FLOOR = 0.01  # one percentage point: smaller error-rate wobbles are not a spread
 RESOURCES = {"cpu": "kubernetes.cpu.usage.total", "memory": "kubernetes.memory.usage"}
 
 
@@ -100,7 +101,7 @@ def _health(
                 h.hits_ratio = max(h.hits_ratio or 0.0, round(1.0 + sh.relative, 3))
             if errors is not None:
                 rate = _ratio(errors, hits)
-                sr = _shift(rate, b0, b1, w0, w1)
+                sr = _shift(rate, b0, b1, w0, w1, abs_floor=ERROR_RATE_FLOOR)
                 if sr is not None:
                     h.error_rate_before = round(sr.baseline, 5)
                     h.error_rate_now = max(h.error_rate_now, round(sr.current, 5))
@@ -126,10 +127,12 @@ def _health(
     return sorted(out.values(), key=lambda h: h.service)
 
 
-def _shift(s: Series, b0: float, b1: float, w0: float, w1: float) -> stats.Shift | None:
+def _shift(
+    s: Series, b0: float, b1: float, w0: float, w1: float, abs_floor: float = 0.0
+) -> stats.Shift | None:
     base = [v for t, v in zip(s.times, s.values, strict=False) if b0 <= t < b1]
     win = [v for t, v in zip(s.times, s.values, strict=False) if w0 <= t <= w1]
-    return stats.shift(base, win)
+    return stats.shift(base, win, abs_floor)
 
 
 def _ratio(num: Series, den: Series) -> Series:

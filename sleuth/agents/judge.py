@@ -55,7 +55,7 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     def g(*names: str) -> float:
         return max((s.get(n, 0.0) for n in names), default=0.0)
 
-    own = g("self_latency", "originated_errors", "new_log_patterns")
+    own = g("self_latency", "originated_errors", "unexplained_errors", "new_log_patterns")
     symptom = max(own, g("errors", "latency", "log_errors") * 0.8)
     seen = measured(evidence)
     is_infra = role in ("cache", "queue") or bool(seen & {"queue_lag", "cache_health"})
@@ -78,13 +78,17 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         # Restarts alone are routine (rollouts restart pods): memory pressure needs memory or OOM evidence.
         "memory_pressure": _corroborated(g("memory", "oom_logs"), max(g("restarts"), g("oom_logs"), symptom)),
         "disk_pressure": _corroborated(g("disk", "disk_logs", "disk_io"), symptom),
+        # Slow wire time on every call a service makes is trouble at its own end of the wire.
         "network": _corroborated(
-            g("net_errors", "net_latency", "edge_latency_in"), g("latency", "errors", "edge_latency_in")
+            max(g("net_errors", "net_latency", "edge_latency_in"), 0.8 * g("edge_latency_out")),
+            g("latency", "errors", "edge_latency_in"),
         ),
         "database": (max(g("db_latency", "db_connections", "db_locks"), own) if is_db else 0.0),
         "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
         # Errors the service itself originates; new log signatures alone could be echoes of a callee.
-        "code_error": max(g("originated_errors"), 0.7 * g("new_log_patterns"), 0.8 * g("fanout_change"))
+        "code_error": max(
+            g("originated_errors", "unexplained_errors"), 0.7 * g("new_log_patterns"), 0.8 * g("fanout_change")
+        )
         * (1.0 - 0.6 * max(resources, changed)),
         "deployment": min(g("deployment_event"), symptom) if g("deployment_event") else 0.0,
         "config_change": min(g("config_event"), symptom) if g("config_event") else 0.0,

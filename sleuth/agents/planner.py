@@ -9,6 +9,7 @@ import re
 from sleuth.agents import stats
 from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
 from sleuth.agents.signals import service_role
+from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult
@@ -144,6 +145,10 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
         if anomaly >= 0.5 and not any(anomalous.get(c, 0.0) >= 0.5 for c in callees.get(svc, ())):
             score, why = scores[svc]
             scores[svc] = (min(1.0, score + 0.3), why + "; nothing it calls explains it")
+    for svc in list(anomalous):
+        starved = starved_callees(ctx, svc)
+        if starved is not None and starved.supports:
+            bump(svc, 0.8 * starved.strength, starved.observation)
     for c in ctx.changes:
         if c.service and c.kind != "other" and c.timestamp <= ctx.alert_time:
             recent = c.timestamp >= ctx.window_start
@@ -180,6 +185,9 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     )
     if row is not None and row.window_originated_errors > max(2, 2 * row.baseline_originated_errors):
         return "code_error"
+    for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service)):
+        if seen is not None and seen.supports:
+            return "code_error"
     return "cpu_saturation"
 
 

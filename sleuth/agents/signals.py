@@ -72,7 +72,7 @@ KIND_SIGNALS: dict[RootCauseKind, tuple[str, ...]] = {
         "self_latency",
         "new_log_patterns",
     ),
-    "code_error": ("originated_errors", "new_log_patterns", "fanout_change", "errors"),
+    "code_error": ("originated_errors", "unexplained_errors", "new_log_patterns", "fanout_change", "errors"),
     "deployment": ("deployment_event", "originated_errors", "new_log_patterns", "self_latency"),
     "config_change": ("config_event", "originated_errors", "new_log_patterns", "self_latency"),
     "traffic_surge": ("hits",),

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAD_TO_SIGMA = 1.4826
+TRIM = 0.2  # the share of baseline points an earlier incident may occupy without hiding this one
+MIN_BASELINE_POINTS = 3  # fewer baseline points than this cannot tell normal from abnormal
 
 
 def clean(values: Sequence[float | None]) -> list[float]:
@@ -31,16 +33,19 @@ def mad(xs: Sequence[float]) -> float:
     return median([abs(x - m) for x in xs])
 
 
-def robust_sigma(xs: Sequence[float], floor_fraction: float = 0.05) -> float:
+def robust_sigma(xs: Sequence[float], floor_fraction: float = 0.05, abs_floor: float = 0.0) -> float:
     """MAD-based sigma, floored so a flat baseline does not turn every wobble into a huge z."""
     if not xs:
         return float("nan")
     m = median(xs)
     sigma = MAD_TO_SIGMA * mad(xs)
-    # A std fallback covers baselines whose MAD is 0 but which still vary (e.g. mostly-zero error counts).
-    mean = sum(xs) / len(xs)
-    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
-    return max(sigma, 0.5 * std, abs(m) * floor_fraction, 1e-9)
+    # A std fallback covers baselines whose MAD is 0 but which still vary (e.g. mostly-zero error
+    # counts). It leaves out the points farthest from the median: a baseline that holds an earlier
+    # incident must not make this one look normal.
+    kept = sorted(xs, key=lambda x: abs(x - m))[: max(1, math.ceil(len(xs) * (1.0 - TRIM)))]
+    mean = sum(kept) / len(kept)
+    std = math.sqrt(sum((x - mean) ** 2 for x in kept) / len(kept))
+    return max(sigma, 0.5 * std, abs(m) * floor_fraction, abs_floor, 1e-9)
 
 
 @dataclass(frozen=True)
@@ -70,14 +75,17 @@ def squash(z: float, knee: float = 3.0, floor: float = 2.0) -> float:
     return max(0.0, min(1.0, 1.0 - math.exp(-(z - floor) / knee)))
 
 
-def shift(baseline: Sequence[float | None], window: Sequence[float | None]) -> Shift | None:
-    """Compare a window to its baseline. None when either side has too little data to judge."""
+def shift(
+    baseline: Sequence[float | None], window: Sequence[float | None], abs_floor: float = 0.0
+) -> Shift | None:
+    """Compare a window to its baseline. None when either side has too little data to judge.
+    `abs_floor` is the smallest spread worth a sigma in this signal's units (one error a minute)."""
     b = clean(baseline)
     w = clean(window)
-    if len(b) < 3 or len(w) < 2:
+    if len(b) < MIN_BASELINE_POINTS or len(w) < 2:
         return None
     b_med = median(b)
-    sigma = robust_sigma(b)
+    sigma = robust_sigma(b, abs_floor=abs_floor)
     # The upper half of the window: a fault that started mid-window must not be averaged away.
     w_sorted = sorted(w)
     upper = median(w_sorted[len(w_sorted) // 2 :])

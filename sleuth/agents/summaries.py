@@ -49,22 +49,23 @@ def _ts(epoch: float | None) -> datetime | None:
 
 
 def summarize_series(
-    series: Series, baseline: tuple[float, float], window: tuple[float, float]
+    series: Series, baseline: tuple[float, float], window: tuple[float, float], abs_floor: float = 0.0
 ) -> SeriesSummary:
     b = [v for t, v in zip(series.times, series.values, strict=False) if baseline[0] <= t < baseline[1]]
     w_pairs = [
         (t, v) for t, v in zip(series.times, series.values, strict=False) if window[0] <= t <= window[1]
     ]
     w = [v for _, v in w_pairs]
-    s = stats.shift(b, w)
+    s = stats.shift(b, w, abs_floor)
     clean_b = stats.clean(b)
     clean_w = stats.clean(w)
     return SeriesSummary(
         query=series.query,
         scope=series.scope,
         points=len(stats.clean(series.values)),
+        baseline_points=len(clean_b),
         baseline_mean=round(stats.median(clean_b), 6) if clean_b else None,
-        baseline_std=round(stats.robust_sigma(clean_b), 6) if clean_b else None,
+        baseline_std=round(stats.robust_sigma(clean_b, abs_floor=abs_floor), 6) if clean_b else None,
         window_mean=round(s.current, 6) if s else (round(stats.median(clean_w), 6) if clean_w else None),
         window_max=round(max(clean_w), 6) if clean_w else None,
         change_score=round(s.z, 3) if s else 0.0,

@@ -19,14 +19,16 @@ from sleuth.agents.evidence import (
     series_evidence,
     span_evidence,
 )
-from sleuth.agents.signals import KIND_SIGNALS, aggregator_for, pick_metrics
+from sleuth.agents.signals import KIND_SIGNALS, aggregator_for, classify_metric, pick_metrics
 from sleuth.agents.summaries import summarize_logs, summarize_series
+from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.gateway import DatadogError, DatadogGateway
 from sleuth.models.investigation import Evidence, Hypothesis, Usage
 from sleuth.models.requests import TestInput, TestResult
 from sleuth.models.telemetry import EvidenceGap, SeriesSummary
 
 LOG_BASELINE_MINUTES = 30
+ALERT_STRENGTH = 0.6  # a threshold crossed: clear, but not how far beyond normal
 
 
 class OfflineTester:
@@ -40,6 +42,16 @@ class OfflineTester:
 
         series = self._metrics(gateway, h.service, inp, gaps)
         for summary in series:
+            if " / " not in summary.query and summary.baseline_points < stats.MIN_BASELINE_POINTS:
+                # Too little history to call anything normal or abnormal: not measured, not "normal".
+                gaps.append(
+                    EvidenceGap(
+                        source="metrics",
+                        query=summary.query,
+                        reason=f"baseline too short: {summary.baseline_points} point(s) before the alert window",
+                    )
+                )
+                continue
             ev = series_evidence(summary)
             if ev is not None:
                 evidence.append(ev)
@@ -48,6 +60,11 @@ class OfflineTester:
             evidence.extend(span_evidence(ctx.span_summary, h.service))
             evidence.extend(edge_evidence(ctx.span_summary, h.service, set(ctx.services)))
         evidence.extend(change_evidence(ctx.changes, h.service, ctx.window_start, ctx.alert_time))
+        errors = max((e.strength for e in evidence if e.signal == "errors"), default=0.0)
+        for seen in (starved_callees(ctx, h.service), unexplained_errors(ctx, h.service, errors)):
+            if seen is not None:
+                evidence.append(seen)
+        evidence.extend(_alert_as_measurement(inp, evidence))
         evidence.extend(_human_pointer(h))
 
         missing = _missing_primary(h, evidence)
@@ -97,7 +114,11 @@ class OfflineTester:
                         source="metrics", query=q, reason="metrics unavailable: no data points returned"
                     )
                 )
-        summaries = [summarize_series(s, baseline, window) for s in raw if stats.clean(s.values)]
+        summaries = [
+            summarize_series(s, baseline, window, abs_floor=count_floor(s.query))
+            for s in raw
+            if stats.clean(s.values)
+        ]
         return _with_utilisation(summaries)
 
     def _logs(
@@ -136,6 +157,12 @@ class OfflineTester:
             *log_evidence(summary, scale, service, set(ctx.services)),
             *change_named_in_errors(ctx.changes, service, texts),
         ]
+
+
+def count_floor(query: str) -> float:
+    """Error counts are small integers: a spread below one a minute is not a spread."""
+    rule = classify_metric(query.split(":", 1)[-1].split("{", 1)[0])
+    return 1.0 if rule is not None and rule.signal == "errors" else 0.0
 
 
 def _missing_primary(h: Hypothesis, evidence: list[Evidence]) -> EvidenceGap | None:
@@ -177,6 +204,30 @@ def _with_utilisation(summaries: list[SeriesSummary]) -> list[SeriesSummary]:
                 )
             )
     return out
+
+
+def _alert_as_measurement(inp: TestInput, evidence: list[Evidence]) -> list[Evidence]:
+    """The monitor that fired measured the alerted service's symptom. When our own queries could not
+    (too little history, no data), that is the measurement of last resort, and only for that service."""
+    ctx = inp.context
+    if inp.hypothesis.service != ctx.service or not ctx.monitor_metric:
+        return []
+    rule = classify_metric(ctx.monitor_metric)
+    signal = rule.signal if rule is not None and rule.signal in ("latency", "errors") else None
+    if rule is None and ctx.monitor_metric.startswith("trace."):
+        signal = "latency"  # `p90:trace.<operation>`: APM's latency distribution
+    if signal is None or any(e.signal == signal for e in evidence):
+        return []
+    return [
+        Evidence(
+            source="monitor",
+            query=ctx.monitor.query if ctx.monitor else ctx.monitor_metric,
+            observation=f"the monitor on {ctx.service}'s {signal} crossed its threshold at {ctx.alert_time:%H:%M:%S}",
+            signal=signal,
+            strength=ALERT_STRENGTH,
+            supports=True,
+        )
+    ]
 
 
 def _human_pointer(h: Hypothesis) -> list[Evidence]:

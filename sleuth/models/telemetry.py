@@ -54,6 +54,7 @@ class SeriesSummary(BaseModel):
     query: str
     scope: str = ""  # the group ("service:checkout") this series belongs to, when grouped
     points: int = 0
+    baseline_points: int = 0
     baseline_mean: float | None = None
     baseline_std: float | None = None
     window_mean: float | None = None

@@ -1,0 +1,130 @@
+"""Run the offline investigator on eval cases in-process, without Temporal, and show its reasoning.
+
+    python -m bench.diagnose --dataset nezha-ob 2022-08-22-04 [--verbose]
+    python -m bench.diagnose --dataset nezha-ob --all --jobs 2
+
+The same roles and the same sandbox HTTP API as `sleuth eval`, but the workflow's rounds are replayed
+by a plain loop here so that a case takes seconds and its hypotheses and evidence can be read. The
+label is only used to mark the verdict ok/MISS after the investigator has concluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sleuth.agents import context as context_agent
+from sleuth.agents.concluder import OfflineConcluder
+from sleuth.agents.planner import OfflinePlanner
+from sleuth.agents.tester import OfflineTester
+from sleuth.config import Settings
+from sleuth.evals.suite import cases_for
+from sleuth.gateway import CallBudget, DatadogGateway, GatewayConfig
+from sleuth.intake.payload import WebhookPayload
+from sleuth.models.investigation import Hypothesis
+from sleuth.models.requests import ConcludeInput, PlanInput, TestInput
+
+
+def investigate(
+    dataset: str, name: str, verbose: bool, anchor_second: int | None = None
+) -> tuple[str, bool, bool, str]:
+    [case] = cases_for(dataset, [name])  # built in the worker process: case factories do not pickle
+    settings = Settings()
+    budget = settings.budget()
+    if anchor_second is not None and dataset.startswith("nezha"):
+        from sleuth.sandbox.nezha import nezha_server
+
+        # a fixed phase of the alert within its minute, so that two runs see the same buckets
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        server = nezha_server(case.name, anchor=minute + timedelta(seconds=anchor_second))
+    else:
+        server = case.server()
+    server.start()
+    lines: list[str] = []
+    try:
+        gw = DatadogGateway(
+            GatewayConfig(base_url=server.url, api_key=server.ctx.api_key, app_key=server.ctx.app_key),
+            CallBudget(budget.max_datadog_calls),
+        )
+        alert = WebhookPayload.model_validate(server.alert_payload()).to_alert()
+        ctx = context_agent.gather(gw, alert, server.now())
+        if verbose:
+            lines.append(
+                f"context: service={ctx.service} alert={ctx.alert_time:%H:%M:%S} window={ctx.window_start:%H:%M:%S}-{ctx.window_end:%H:%M:%S} "
+                f"baseline={ctx.baseline_start:%H:%M}-{ctx.baseline_end:%H:%M}"
+            )
+            for h in ctx.health[:12]:
+                lines.append(f"  health {h.model_dump(exclude_defaults=True)}")
+        planner, tester = OfflinePlanner(), OfflineTester()
+        tested: dict[str, Hypothesis] = {}
+        for round_no in range(1, budget.max_rounds + 1):
+            room = budget.max_hypotheses - len(tested)
+            plan = planner.plan(
+                PlanInput(
+                    investigation_id="diag", context=ctx, round=round_no, tested=list(tested.values()), max_new=room
+                )
+            )
+            fresh = [h for h in plan.hypotheses if h.id not in tested][:room]
+            if not fresh:
+                break
+            for h in fresh:
+                r = tester.test(
+                    TestInput(investigation_id="diag", context=ctx, hypothesis=h, max_datadog_calls=200), gw
+                )
+                tested[h.id] = r.hypothesis
+        conclusion = OfflineConcluder().conclude(
+            ConcludeInput(investigation_id="diag", context=ctx, hypotheses=list(tested.values()))
+        )
+    finally:
+        server.stop()
+    ranked = [c.service for c in conclusion.ranked_causes]
+    predicted = conclusion.root_cause.service if conclusion.root_cause else None
+    top1 = conclusion.verdict == case.truth.verdict and (
+        case.truth.verdict == "inconclusive" or predicted == case.truth.service
+    )
+    top3 = case.truth.service in ranked[:3]
+    head = (
+        f"{'ok  ' if top1 else 'MISS'} {case.name:<34} truth {case.truth.service}/{case.truth.kind} → "
+        f"{conclusion.verdict} {predicted}/{conclusion.root_cause.kind if conclusion.root_cause else None} "
+        f"ranked {[(c.service, c.kind, c.score) for c in conclusion.ranked_causes[:4]]}"
+    )
+    if verbose:
+        for h in sorted(tested.values(), key=lambda h: -h.confidence):
+            lines.append(f"  [{h.status:<12}] {h.confidence:.2f} r{h.round} {h.service}/{h.kind}: {h.statement}")
+            for e in sorted(h.evidence, key=lambda e: -e.strength)[:6]:
+                lines.append(f"      {'+' if e.supports else '-'} {e.strength:.2f} {e.signal}: {e.observation}")
+            for g in h.gaps[:3]:
+                lines.append(f"      gap: {g.reason}")
+    return head + ("\n" + "\n".join(lines) if lines else ""), top1, top3, case.name
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("cases", nargs="*")
+    p.add_argument("--dataset", default="nezha-ob")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--anchor-second", type=int, help="Nezha: fire the alert at this second of the minute")
+    a = p.parse_args(argv)
+    cases = cases_for(a.dataset, None if a.all else a.cases)
+    started = datetime.now(UTC)
+    with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        n = len(cases)
+        results = list(pool.map(investigate, [a.dataset] * n, [c.name for c in cases], [a.verbose] * n, [a.anchor_second] * n))
+    for text, *_ in results:
+        print(text)
+    n = len(results)
+    top1 = sum(r[1] for r in results)
+    top3 = sum(r[2] for r in results)
+    print(
+        f"\n{a.dataset}: AC@1 {top1}/{n} = {top1 / n:.1%}, AC@3 {top3}/{n} = {top3 / n:.1%} "
+        f"in {(datetime.now(UTC) - started).total_seconds():.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""What traffic between services says about one of them, from APM metrics that are never sampled:
+callees that stopped receiving calls while the caller kept serving, and errors nothing downstream explains.
+
+Code that throws, or returns something its caller cannot use, ends the request before the calls
+that would have followed. The callees it no longer reaches go quiet, although the load arriving at
+the caller did not change. APM hit counts are never sampled, so this shows even when traces are
+missing; the topology comes from the spans seen before the alert.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sleuth.agents.stats import squash
+from sleuth.models.investigation import Evidence, InvestigationContext
+
+HELD = 0.6  # the caller still serves at least this share of its baseline load
+QUIET = 0.4  # a callee receiving less than this share of its baseline calls has gone quiet
+TIMEOUT_RATIO = 5.0  # a callee this many times slower may be timing its callers out
+
+
+def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
+    """(strength, callee) for each callee that went quiet while `service` kept serving, strongest first."""
+    ratios = _hit_ratios(ctx)
+    mine = ratios.get(service)
+    if mine is None or mine < HELD:
+        return []
+    callers: dict[str, set[str]] = defaultdict(set)
+    for e in ctx.edges:
+        if e.caller != e.callee:
+            callers[e.callee].add(e.caller)
+    quiet: list[tuple[float, str]] = []
+    for callee, who in callers.items():
+        ratio = ratios.get(callee)
+        if service not in who or ratio is None or ratio >= QUIET:
+            continue
+        # With other callers whose load also held, the silence is shared out between them.
+        held = [c for c in who if (ratios.get(c) or 0.0) >= HELD]
+        quiet.append((round(min(1.0, (QUIET - ratio) / 0.3) / max(1, len(held)), 3), callee))
+    return sorted(quiet, reverse=True)
+
+
+def starved_callees(ctx: InvestigationContext, service: str) -> Evidence | None:
+    """Evidence that `service` stops before calling what it used to call (None: nothing to say)."""
+    quiet = quiet_callees(ctx, service)
+    if not quiet:
+        return None
+    ratios = _hit_ratios(ctx)
+    strength = quiet[0][0]
+    names = ", ".join(f"{c} ({ratios[c]:.0%} of its usual calls)" for _, c in quiet[:3])
+    return Evidence(
+        source="metrics",
+        query=f"sum:trace.*.hits{{env:{ctx.env or '*'}}} by {{service}}",
+        observation=(
+            f"{service} kept serving {ratios[service]:.0%} of its usual load but stopped reaching {names}: "
+            "its requests end before those calls"
+        ),
+        signal="fanout_change",
+        strength=strength,
+        supports=strength >= 0.3,
+        baseline=1.0,
+        current=round(ratios[service], 3),
+    )
+
+
+def _hit_ratios(ctx: InvestigationContext) -> dict[str, float]:
+    return {h.service: h.hits_ratio for h in ctx.health if h.hits_ratio is not None}
+
+
+def unexplained_errors(ctx: InvestigationContext, service: str, measured: float = 0.0) -> Evidence | None:
+    """Errors that rose in `service` while nothing it calls shows errors or timeout-sized slowness:
+    the service likely originates them. Weaker than an error span with no erroring child: a callee
+    that breaks in a way its metrics do not show (a wrong answer) explains them too.
+    `measured` is how strongly the service's own error metric moved, when it was queried."""
+    health = {h.service: h for h in ctx.health}
+    me = health.get(service)
+    if me is None or me.error_rate_now <= me.error_rate_before:
+        return None
+    strength = max(squash(me.error_z), measured)
+    if strength < 0.3:
+        return None
+    callees = {e.callee for e in ctx.edges if e.caller == service and e.callee != service}
+    # A callee we cannot see (no health of its own, e.g. an external API) may be the one failing.
+    if any(c not in health for c in callees):
+        return None
+    for c in sorted(callees):
+        h = health[c]
+        if (h.error_z >= 3 and h.error_rate_now > h.error_rate_before) or (h.latency_ratio or 1.0) >= TIMEOUT_RATIO:
+            return None
+    return Evidence(
+        source="metrics",
+        query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
+        observation=(
+            f"{service}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} "
+            f"while none of the {len(callees)} services it calls shows errors or timeouts"
+        ),
+        signal="unexplained_errors",
+        strength=round(0.9 * strength, 3),
+        supports=0.9 * strength >= 0.3,
+        baseline=me.error_rate_before,
+        current=me.error_rate_now,
+    )

@@ -1,0 +1,166 @@
+"""What traffic between services says: quiet callees of a caller that kept serving, errors nothing
+downstream explains, and how the concluder weighs them against a callee's own finding."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sleuth.agents import stats
+from sleuth.agents.concluder import rank
+from sleuth.agents.judge import judge
+from sleuth.agents.traffic import quiet_callees, starved_callees, unexplained_errors
+from sleuth.models.alert import Alert
+from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext
+from sleuth.models.telemetry import Edge, ServiceHealth
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+# web → checkout → {payments, email}; web → catalog
+EDGES = [
+    Edge(caller="web", callee="checkout"),
+    Edge(caller="checkout", callee="payments"),
+    Edge(caller="checkout", callee="email"),
+    Edge(caller="web", callee="catalog"),
+]
+
+
+def ctx(**health: ServiceHealth) -> InvestigationContext:
+    return InvestigationContext(
+        alert=Alert(monitor_id="1", title="High latency on web", status="Triggered"),
+        service="web",
+        alert_time=NOW,
+        window_start=NOW - timedelta(minutes=3),
+        window_end=NOW,
+        baseline_start=NOW - timedelta(hours=1),
+        baseline_end=NOW - timedelta(minutes=3),
+        edges=EDGES,
+        health=[h.model_copy(update={"service": name}) for name, h in health.items()],
+    )
+
+
+def load(ratio: float, **kw: float) -> ServiceHealth:
+    return ServiceHealth(service="", hits_ratio=ratio, **kw)
+
+
+def test_a_caller_that_keeps_serving_while_its_callees_go_quiet_stops_early() -> None:
+    c = ctx(web=load(1.0), checkout=load(1.1), payments=load(0.0), email=load(0.05), catalog=load(1.0))
+    assert [callee for _, callee in quiet_callees(c, "checkout")] == ["payments", "email"]
+    ev = starved_callees(c, "checkout")
+    assert ev is not None and ev.supports and ev.strength == 1.0
+    assert ev.signal == "fanout_change" and "payments (0% of its usual calls)" in ev.observation
+    # web's own callees kept their traffic: nothing to say about web
+    assert starved_callees(c, "web") is None
+
+
+def test_quiet_callees_of_a_caller_that_lost_its_own_load_say_nothing() -> None:
+    """Less traffic arriving upstream explains less traffic downstream."""
+    c = ctx(web=load(1.0), checkout=load(0.2), payments=load(0.0), email=load(0.0), catalog=load(1.0))
+    assert quiet_callees(c, "checkout") == []
+    assert starved_callees(c, "checkout") is None
+
+
+def test_errors_are_unexplained_only_when_every_callee_is_seen_and_healthy() -> None:
+    healthy = dict(checkout=load(1.0), catalog=load(1.0))
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    ev = unexplained_errors(ctx(web=web, **healthy), "web")
+    assert ev is not None and ev.supports and ev.signal == "unexplained_errors"
+    # a callee failing, or slow enough to time its callers out, explains them
+    failing = load(1.0, error_rate_before=0.0, error_rate_now=0.3, error_z=9.0)
+    assert unexplained_errors(ctx(web=web, checkout=failing, catalog=load(1.0)), "web") is None
+    slow = load(1.0, latency_ratio=8.0, latency_z=10.0)
+    assert unexplained_errors(ctx(web=web, checkout=slow, catalog=load(1.0)), "web") is None
+    # a callee we cannot see at all might be the one failing
+    assert unexplained_errors(ctx(web=web, checkout=load(1.0)), "web") is None
+    # the error metric's own strength counts when the health scan's rate z is diluted
+    weak = load(1.0, error_rate_before=0.0, error_rate_now=0.03, error_z=1.0)
+    assert unexplained_errors(ctx(web=weak, **healthy), "web") is None
+    assert unexplained_errors(ctx(web=weak, **healthy), "web", measured=0.9) is not None
+
+
+def test_a_quiet_callee_is_the_callers_symptom_and_the_caller_is_not_the_callees() -> None:
+    """checkout stopped reaching email; email's calls look slow on the wire from checkout's side.
+    Both validate, but email only echoes checkout, so checkout ranks first."""
+    c = ctx(web=load(1.0), checkout=load(1.2), payments=load(1.0), email=load(0.0), catalog=load(1.0))
+    starved = starved_callees(c, "checkout")
+    assert starved is not None
+    checkout = judge(
+        Hypothesis(
+            id="h1",
+            service="checkout",
+            kind="code_error",
+            statement="s",
+            evidence=[starved, _ev("spans", "errors", 0.6)],
+        ),
+        c,
+    )
+    email = judge(
+        Hypothesis(
+            id="h2",
+            service="email",
+            kind="network",
+            statement="s",
+            evidence=[_ev("spans", "edge_latency_in", 1.0), _ev("metrics", "latency", 0.5)],
+        ),
+        c,
+    )
+    assert checkout.status == "validated" and email.status == "validated"
+    ranked = rank([checkout, email], c)
+    assert [r.service for r in ranked] == ["checkout", "email"]
+    assert ranked[1].score < ranked[0].score
+
+
+def test_unexplained_errors_of_a_caller_give_way_to_a_callees_own_finding() -> None:
+    c = ctx(
+        web=load(1.0, error_rate_now=0.05, error_z=8.0),
+        checkout=load(1.0),
+        payments=load(1.0),
+        email=load(0.0),
+        catalog=load(1.0),
+    )
+    web_errors = unexplained_errors(c, "web")
+    assert web_errors is not None
+    web = judge(
+        Hypothesis(
+            id="h1",
+            service="web",
+            kind="code_error",
+            statement="s",
+            evidence=[web_errors, _ev("spans", "errors", 0.6)],
+        ),
+        c,
+    )
+    starved = starved_callees(c, "checkout")
+    assert starved is not None
+    checkout = judge(
+        Hypothesis(
+            id="h2",
+            service="checkout",
+            kind="code_error",
+            statement="s",
+            evidence=[starved, _ev("spans", "latency", 0.4)],
+        ),
+        c,
+    )
+    assert web.status == checkout.status == "validated"
+    assert rank([web, checkout], c)[0].service == "checkout"
+
+
+def test_an_earlier_incident_in_the_baseline_does_not_hide_this_one() -> None:
+    """Twenty quiet minutes, three of an earlier incident at ~47 % errors, then 4 %: clearly new."""
+    baseline = [0.0] * 12 + [50.4, 44.6, 46.2] + [0.0] * 5
+    window = [4.3, 2.3, 5.5]
+    s = stats.shift(baseline, window, abs_floor=1.0)
+    assert s is not None and s.z > 3
+    # ... while sporadic small errors stay noise at the same floor
+    noisy = stats.shift([0, 1, 0, 0, 2, 0, 1, 0, 0, 1, 0, 0], [1, 0, 1], abs_floor=1.0)
+    assert noisy is not None and noisy.strength == 0.0
+
+
+def _ev(source: str, signal: str, strength: float) -> Evidence:
+    return Evidence(
+        source=source,
+        query="q",
+        observation=signal,
+        signal=signal,
+        strength=strength,  # type: ignore[arg-type]
+        supports=strength >= 0.3,
+    )
