@@ -124,11 +124,13 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
     loaded = {d for s in surged for d in _reachable(s, callees)}
 
     # A callee that went quiet because a validated caller stopped reaching it only echoes that caller.
+    # Not one whose own answers make its callers give up: it went quiet because they stopped early.
     quiet = {
         callee: caller
         for caller in validated
         for strength, callee in quiet_callees(ctx, caller)
         if strength >= 0.5
+        and strongest(best[callee].evidence if callee in best else []).get("ends_callers", 0.0) < 0.5
     }
 
     out: list[RankedCause] = []
@@ -172,7 +174,7 @@ def _own_trouble(h: Hypothesis) -> float:
             "db_connections",
         )
     )
-    own = max(s.get("self_latency", 0.0), s.get("originated_errors", 0.0))
+    own = max(s.get("self_latency", 0.0), s.get("originated_errors", 0.0), s.get("ends_callers", 0.0))
     return max(resource, own)
 
 

@@ -87,7 +87,9 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
         # Errors the service itself originates; new log signatures alone could be echoes of a callee.
         "code_error": max(
-            g("originated_errors", "unexplained_errors"), 0.7 * g("new_log_patterns"), 0.8 * g("fanout_change")
+            g("originated_errors", "unexplained_errors", "ends_callers"),
+            0.7 * g("new_log_patterns"),
+            0.8 * g("fanout_change"),
         )
         * (1.0 - 0.6 * max(resources, changed)),
         "deployment": min(g("deployment_event"), symptom) if g("deployment_event") else 0.0,

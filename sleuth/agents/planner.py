@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from sleuth.agents import stats
+from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
 from sleuth.agents.signals import service_role
 from sleuth.agents.traffic import starved_callees, unexplained_errors
@@ -115,6 +116,10 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
                 f"calls into it from {e.caller} got slower or failed more",
             )
         for row in summary.services:
+            cut = cut_short_evidence(summary, row.service)
+            if cut is not None and cut.supports:
+                bump(row.service, cut.strength, cut.observation)
+        for row in summary.services:
             for ev in edge_evidence(summary, row.service, set(ctx.services)):
                 if ev.signal in ("edge_latency_in", "edge_latency_out") and ev.strength > 0:
                     bump(row.service, ev.strength, ev.observation)
@@ -185,7 +190,8 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     )
     if row is not None and row.window_originated_errors > max(2, 2 * row.baseline_originated_errors):
         return "code_error"
-    for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service)):
+    cut = cut_short_evidence(ctx.span_summary, service) if ctx.span_summary else None
+    for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service), cut):
         if seen is not None and seen.supports:
             return "code_error"
     return "cpu_saturation"

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sleuth.agents import stats
+from sleuth.agents.cut_short import ended_after
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.telemetry import (
     Edge,
@@ -224,8 +225,23 @@ def summarize_spans(query: str, baseline: Sequence[SpanRecord], window: Sequence
         baseline_spans=len(baseline),
         window_spans=len(window),
         services=rows,
-        edges=_edge_stats(baseline, window),
+        edges=_with_cut_short(_edge_stats(baseline, window), ended_after(baseline, window)),
     )
+
+
+def _with_cut_short(
+    edges: list[EdgeStats], shares: dict[tuple[str, str], tuple[float, float, int]]
+) -> list[EdgeStats]:
+    out = []
+    for e in edges:
+        b, w, n = shares.get((e.caller, e.callee), (0.0, 0.0, 0))
+        update = {
+            "baseline_ended_after": round(b, 4),
+            "window_ended_after": round(w, 4),
+            "caller_window_requests": n,
+        }
+        out.append(e.model_copy(update=update))
+    return out
 
 
 def _error_rates(spans: Sequence[SpanRecord]) -> dict[str, float]:

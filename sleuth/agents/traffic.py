@@ -85,7 +85,9 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
         return None
     for c in sorted(callees):
         h = health[c]
-        if (h.error_z >= 3 and h.error_rate_now > h.error_rate_before) or (h.latency_ratio or 1.0) >= TIMEOUT_RATIO:
+        if (h.error_z >= 3 and h.error_rate_now > h.error_rate_before) or (
+            h.latency_ratio or 1.0
+        ) >= TIMEOUT_RATIO:
             return None
     return Evidence(
         source="metrics",
