@@ -82,25 +82,9 @@ def test_a_quiet_callee_is_the_callers_symptom_and_the_caller_is_not_the_callees
     c = ctx(web=load(1.0), checkout=load(1.2), payments=load(1.0), email=load(0.0), catalog=load(1.0))
     starved = starved_callees(c, "checkout")
     assert starved is not None
-    checkout = judge(
-        Hypothesis(
-            id="h1",
-            service="checkout",
-            kind="code_error",
-            statement="s",
-            evidence=[starved, _ev("spans", "errors", 0.6)],
-        ),
-        c,
-    )
-    email = judge(
-        Hypothesis(
-            id="h2",
-            service="email",
-            kind="network",
-            statement="s",
-            evidence=[_ev("spans", "edge_latency_in", 1.0), _ev("metrics", "latency", 0.5)],
-        ),
-        c,
+    checkout = judged("h1", "checkout", "code_error", c, starved, _ev("spans", "errors", 0.6))
+    email = judged(
+        "h2", "email", "network", c, _ev("spans", "edge_latency_in", 1.0), _ev("metrics", "latency", 0.5)
     )
     assert checkout.status == "validated" and email.status == "validated"
     ranked = rank([checkout, email], c)
@@ -118,28 +102,10 @@ def test_unexplained_errors_of_a_caller_give_way_to_a_callees_own_finding() -> N
     )
     web_errors = unexplained_errors(c, "web")
     assert web_errors is not None
-    web = judge(
-        Hypothesis(
-            id="h1",
-            service="web",
-            kind="code_error",
-            statement="s",
-            evidence=[web_errors, _ev("spans", "errors", 0.6)],
-        ),
-        c,
-    )
+    web = judged("h1", "web", "code_error", c, web_errors, _ev("spans", "errors", 0.6))
     starved = starved_callees(c, "checkout")
     assert starved is not None
-    checkout = judge(
-        Hypothesis(
-            id="h2",
-            service="checkout",
-            kind="code_error",
-            statement="s",
-            evidence=[starved, _ev("spans", "latency", 0.4)],
-        ),
-        c,
-    )
+    checkout = judged("h2", "checkout", "code_error", c, starved, _ev("spans", "latency", 0.4))
     assert web.status == checkout.status == "validated"
     assert rank([web, checkout], c)[0].service == "checkout"
 
@@ -153,6 +119,11 @@ def test_an_earlier_incident_in_the_baseline_does_not_hide_this_one() -> None:
     # ... while sporadic small errors stay noise at the same floor
     noisy = stats.shift([0, 1, 0, 0, 2, 0, 1, 0, 0, 1, 0, 0], [1, 0, 1], abs_floor=1.0)
     assert noisy is not None and noisy.strength == 0.0
+
+
+def judged(hid: str, service: str, kind: str, c: InvestigationContext, *evidence: Evidence) -> Hypothesis:
+    h = Hypothesis(id=hid, service=service, kind=kind, statement="s", evidence=list(evidence))  # type: ignore[arg-type]
+    return judge(h, c)
 
 
 def _ev(source: str, signal: str, strength: float) -> Evidence:
