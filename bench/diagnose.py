@@ -20,6 +20,7 @@ from sleuth.agents.concluder import OfflineConcluder
 from sleuth.agents.planner import OfflinePlanner
 from sleuth.agents.tester import OfflineTester
 from sleuth.config import Settings
+from sleuth.evals.scorecard import top_k
 from sleuth.evals.suite import cases_for
 from sleuth.gateway import CallBudget, DatadogGateway, GatewayConfig
 from sleuth.intake.payload import WebhookPayload
@@ -63,7 +64,11 @@ def investigate(
             room = budget.max_hypotheses - len(tested)
             plan = planner.plan(
                 PlanInput(
-                    investigation_id="diag", context=ctx, round=round_no, tested=list(tested.values()), max_new=room
+                    investigation_id="diag",
+                    context=ctx,
+                    round=round_no,
+                    tested=list(tested.values()),
+                    max_new=room,
                 )
             )
             fresh = [h for h in plan.hypotheses if h.id not in tested][:room]
@@ -81,10 +86,7 @@ def investigate(
         server.stop()
     ranked = [c.service for c in conclusion.ranked_causes]
     predicted = conclusion.root_cause.service if conclusion.root_cause else None
-    top1 = conclusion.verdict == case.truth.verdict and (
-        case.truth.verdict == "inconclusive" or predicted == case.truth.service
-    )
-    top3 = case.truth.service in ranked[:3]
+    top1, top3, _ = top_k(case.truth, conclusion.verdict, predicted, ranked)
     head = (
         f"{'ok  ' if top1 else 'MISS'} {case.name:<34} truth {case.truth.service}/{case.truth.kind} → "
         f"{conclusion.verdict} {predicted}/{conclusion.root_cause.kind if conclusion.root_cause else None} "
@@ -92,9 +94,13 @@ def investigate(
     )
     if verbose:
         for h in sorted(tested.values(), key=lambda h: -h.confidence):
-            lines.append(f"  [{h.status:<12}] {h.confidence:.2f} r{h.round} {h.service}/{h.kind}: {h.statement}")
+            lines.append(
+                f"  [{h.status:<12}] {h.confidence:.2f} r{h.round} {h.service}/{h.kind}: {h.statement}"
+            )
             for e in sorted(h.evidence, key=lambda e: -e.strength)[:6]:
-                lines.append(f"      {'+' if e.supports else '-'} {e.strength:.2f} {e.signal}: {e.observation}")
+                lines.append(
+                    f"      {'+' if e.supports else '-'} {e.strength:.2f} {e.signal}: {e.observation}"
+                )
             for g in h.gaps[:3]:
                 lines.append(f"      gap: {g.reason}")
     return head + ("\n" + "\n".join(lines) if lines else ""), top1, top3, case.name
@@ -113,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         n = len(cases)
-        results = list(pool.map(investigate, [a.dataset] * n, [c.name for c in cases], [a.verbose] * n, [a.anchor_second] * n))
+        results = list(
+            pool.map(
+                investigate, [a.dataset] * n, [c.name for c in cases], [a.verbose] * n, [a.anchor_second] * n
+            )
+        )
     for text, *_ in results:
         print(text)
     n = len(results)

@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 
 from sleuth.agents import stats
-from sleuth.agents.signals import classify_metric, service_role
+from sleuth.agents.signals import classify_metric, metric_of, service_role
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import ChangeEvent, EdgeStats, LogSummary, SeriesSummary, SpanSummary
 
@@ -73,7 +73,7 @@ def counter_strength(baseline: float | None, current: float | None) -> float:
 
 
 def series_evidence(s: SeriesSummary) -> Evidence | None:
-    name = s.query.split(":", 1)[-1].split("{", 1)[0]
+    name = metric_of(s.query)
     if " / " in s.query:
         signal = "cpu" if "cpu" in s.query else "memory"
         level = s.window_mean or 0.0

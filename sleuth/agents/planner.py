@@ -150,7 +150,7 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
         if anomaly >= 0.5 and not any(anomalous.get(c, 0.0) >= 0.5 for c in callees.get(svc, ())):
             score, why = scores[svc]
             scores[svc] = (min(1.0, score + 0.3), why + "; nothing it calls explains it")
-    for svc in list(anomalous):
+    for svc in anomalous:
         starved = starved_callees(ctx, svc)
         if starved is not None and starved.supports:
             bump(svc, 0.8 * starved.strength, starved.observation)

@@ -136,6 +136,11 @@ def observed_only_from_outside(service: str, summary: SpanSummary | None) -> boo
     return row is not None and not row.instrumented
 
 
+def metric_of(query: str) -> str:
+    """`avg:trace.http.request.errors{service:web}` → `trace.http.request.errors`."""
+    return query.split(":", 1)[-1].split("{", 1)[0]
+
+
 def classify_metric(name: str) -> SignalRule | None:
     for rule in RULES:
         if rule.pattern.search(name):

@@ -33,17 +33,18 @@ def mad(xs: Sequence[float]) -> float:
     return median([abs(x - m) for x in xs])
 
 
-def robust_sigma(
-    xs: Sequence[float], floor_fraction: float = 0.05, abs_floor: float = 0.0, trim: float = 0.0
-) -> float:
-    """MAD-based sigma, floored so a flat baseline does not turn every wobble into a huge z."""
+def robust_sigma(xs: Sequence[float], floor_fraction: float = 0.05, abs_floor: float = 0.0) -> float:
+    """MAD-based sigma, floored so a flat baseline does not turn every wobble into a huge z.
+    `abs_floor` marks an error signal: the smallest spread worth a sigma in its units (one error a
+    minute), and a baseline whose earlier incidents are trimmed out of its spread."""
     if not xs:
         return float("nan")
     m = median(xs)
     sigma = MAD_TO_SIGMA * mad(xs)
     # A std fallback covers baselines whose MAD is 0 but which still vary (e.g. mostly-zero error
-    # counts). For error signals (`trim`) it leaves out the points farthest from the median: a
-    # baseline that holds an earlier incident must not make this one look normal.
+    # counts). For error signals it leaves out the points farthest from the median: a baseline that
+    # holds an earlier incident must not make this one look normal.
+    trim = TRIM if abs_floor > 0 else 0.0
     kept = sorted(xs, key=lambda x: abs(x - m))[: max(1, math.ceil(len(xs) * (1.0 - trim)))]
     mean = sum(kept) / len(kept)
     std = math.sqrt(sum((x - mean) ** 2 for x in kept) / len(kept))
@@ -81,14 +82,13 @@ def shift(
     baseline: Sequence[float | None], window: Sequence[float | None], abs_floor: float = 0.0
 ) -> Shift | None:
     """Compare a window to its baseline. None when either side has too little data to judge.
-    `abs_floor` is the smallest spread worth a sigma in an error signal's units (one error a minute);
-    giving it also trims earlier incidents out of the baseline's spread."""
+    `abs_floor`: see `robust_sigma`."""
     b = clean(baseline)
     w = clean(window)
     if len(b) < MIN_BASELINE_POINTS or len(w) < 2:
         return None
     b_med = median(b)
-    sigma = robust_sigma(b, abs_floor=abs_floor, trim=TRIM if abs_floor > 0 else 0.0)
+    sigma = robust_sigma(b, abs_floor=abs_floor)
     # The upper half of the window: a fault that started mid-window must not be averaged away.
     w_sorted = sorted(w)
     upper = median(w_sorted[len(w_sorted) // 2 :])

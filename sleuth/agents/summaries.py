@@ -66,11 +66,7 @@ def summarize_series(
         points=len(stats.clean(series.values)),
         baseline_points=len(clean_b),
         baseline_mean=round(stats.median(clean_b), 6) if clean_b else None,
-        baseline_std=round(
-            stats.robust_sigma(clean_b, abs_floor=abs_floor, trim=stats.TRIM if abs_floor else 0.0), 6
-        )
-        if clean_b
-        else None,
+        baseline_std=round(stats.robust_sigma(clean_b, abs_floor=abs_floor), 6) if clean_b else None,
         window_mean=round(s.current, 6) if s else (round(stats.median(clean_w), 6) if clean_w else None),
         window_max=round(max(clean_w), 6) if clean_w else None,
         change_score=round(s.z, 3) if s else 0.0,

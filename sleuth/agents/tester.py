@@ -20,7 +20,7 @@ from sleuth.agents.evidence import (
     series_evidence,
     span_evidence,
 )
-from sleuth.agents.signals import KIND_SIGNALS, aggregator_for, classify_metric, pick_metrics
+from sleuth.agents.signals import KIND_SIGNALS, aggregator_for, classify_metric, metric_of, pick_metrics
 from sleuth.agents.summaries import summarize_logs, summarize_series
 from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.gateway import DatadogError, DatadogGateway
@@ -165,7 +165,7 @@ class OfflineTester:
 
 def count_floor(query: str) -> float:
     """Error counts are small integers: a spread below one a minute is not a spread."""
-    rule = classify_metric(query.split(":", 1)[-1].split("{", 1)[0])
+    rule = classify_metric(metric_of(query))
     return 1.0 if rule is not None and rule.signal == "errors" else 0.0
 
 

@@ -57,19 +57,24 @@ class Scorecard(BaseModel):
     mean_datadog_calls: float
 
 
-def score_case(case: str, truth: Truth, report: Report) -> CaseResult:
-    ranked = [c.service for c in report.ranked_causes]
+def top_k(truth: Truth, verdict: str, root_service: str | None, ranked: list[str]) -> tuple[bool, bool, bool]:
+    """Whether the true cause was named (top-1) or ranked in the first three and five."""
     if truth.verdict == "inconclusive":
         # The honest answer is "we cannot tell": any named root cause is wrong.
-        correct = report.verdict == "inconclusive"
-        top1 = top3 = top5 = correct
-        kind_ok = correct
+        correct = verdict == "inconclusive"
+        return correct, correct, correct
+    top1 = verdict == "root_cause_found" and root_service == truth.service
+    return top1, truth.service in ranked[:3], truth.service in ranked[:5]
+
+
+def score_case(case: str, truth: Truth, report: Report) -> CaseResult:
+    ranked = [c.service for c in report.ranked_causes]
+    root = report.root_cause
+    top1, top3, top5 = top_k(truth, report.verdict, root.service if root else None, ranked)
+    if truth.verdict == "inconclusive":
+        kind_ok = top1
     else:
-        predicted = report.root_cause.service if report.root_cause else None
-        top1 = report.verdict == "root_cause_found" and predicted == truth.service
-        top3 = truth.service in ranked[:3]
-        top5 = truth.service in ranked[:5]
-        kind_ok = top1 and report.root_cause is not None and report.root_cause.kind == truth.kind
+        kind_ok = top1 and root is not None and root.kind == truth.kind
     return CaseResult(
         case=case,
         truth=truth,

@@ -23,6 +23,13 @@ PERCENTILES: dict[str, float] = {"p50": 0.50, "p75": 0.75, "p90": 0.90, "p95": 0
 TagMatcher = Callable[[Sequence[str]], bool]
 
 
+def time_buckets(start: float, end: float, interval: float) -> np.ndarray:
+    """The bucket starts a metric query over [start, end) answers with: aligned to the interval,
+    as Datadog aligns them, and at least one."""
+    b0 = np.floor(start / interval) * interval
+    return b0 + np.arange(max(1, int(np.ceil((end - b0) / interval)))) * interval
+
+
 @dataclass
 class RawSeries:
     """One metric context (a unique tag set) over a bucketed time range.

@@ -66,6 +66,8 @@ PUBLISH_RETRY = RetryPolicy(
 
 
 UNLIMITED_TOKENS = 10**12  # max_model_tokens = 0 means no token budget
+TOKENS_SPENT = "model token budget exhausted"
+COST_SPENT = "model cost budget exhausted"
 
 
 class Stopped(Exception):
@@ -430,28 +432,31 @@ class InvestigateAlert:
 
     def _budget_spent(self) -> bool:
         """True when a budget has run out (recording which one): the investigation then concludes."""
-        reason = None
-        if self._stop is not None:
-            reason = self._stop_reason
-        elif self._usage.datadog_calls >= self._budget.max_datadog_calls:
-            reason = "Datadog call budget exhausted"
-        elif self._budget.max_model_tokens and (
+        spent = self._spent_budgets()
+        if spent:
+            self._stop_reason = self._stop_reason or spent[0]
+        return bool(spent)
+
+    def _spent_budgets(self) -> list[str]:
+        """Every budget that has run out, the one to report first; a stop counts as one."""
+        spent = []
+        if self._stop is not None and self._stop_reason:
+            spent.append(self._stop_reason)
+        if self._usage.datadog_calls >= self._budget.max_datadog_calls:
+            spent.append("Datadog call budget exhausted")
+        if self._budget.max_model_tokens and (
             self._usage.tokens >= self._budget.max_model_tokens or self._model_budget_exhausted
         ):
-            reason = "model token budget exhausted"
-        elif self._budget.max_cost_usd and self._usage.cost_usd >= self._budget.max_cost_usd:
-            reason = "model cost budget exhausted"
-        elif self._seconds_left() <= 0:
-            reason = "deadline reached"
-        if reason:
-            self._stop_reason = self._stop_reason or reason
-        return reason is not None
+            spent.append(TOKENS_SPENT)
+        if self._budget.max_cost_usd and self._usage.cost_usd >= self._budget.max_cost_usd:
+            spent.append(COST_SPENT)
+        if self._seconds_left() <= 0:
+            spent.append("deadline reached")
+        return spent
 
     def _offline_tests_allowed(self) -> bool:
         """True when only the model's tokens or cost ran out: tests then go on without the model."""
-        if self._stop is not None or self._usage.datadog_calls >= self._budget.max_datadog_calls:
-            return False
-        if self._seconds_left() <= 0:
+        if not set(self._spent_budgets()) <= {TOKENS_SPENT, COST_SPENT}:
             return False
         return workflow.patched("offline-tests-after-token-budget")
 

@@ -3,10 +3,8 @@ POST /api/v1/events, POST /api/v2/events, POST /api/v1/notebooks."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -14,50 +12,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sleuth.sandbox.api import records as rec
-from sleuth.sandbox.api.common import ApiError, json_body, meta, respond
+from sleuth.sandbox.api.common import ApiError, json_body, respond
 from sleuth.sandbox.api.context import ApiContext
+from sleuth.sandbox.api.paging import SearchRequest, search_page
 from sleuth.sandbox.protocol import EventRecord
-from sleuth.sandbox.query import QueryError, parse_search, parse_time
+from sleuth.sandbox.query import parse_search
 
 V1_TITLE_MAX, V1_TEXT_MAX = 100, 4000
 V2_TITLE_MAX, V2_MESSAGE_MAX = 500, 4000
 
 
-def list_events(
-    ctx: ApiContext, query: str, frm: object, to: object, sort: str | None, limit: object, cursor: str | None
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    now = ctx.now()
-    n = int(limit) if limit not in (None, "") else 10  # type: ignore[call-overload]
-    if not 1 <= n <= 1000:
-        raise ApiError(400, "Bad Request", "page[limit] must be between 1 and 1000")
-    offset = 0
-    try:
-        if cursor:
-            state = rec.decode_cursor(cursor)
-            start, end, offset, query, sort = state["f"], state["t"], state["o"], state["q"], state["s"]
-        else:
-            start = parse_time(frm, now, default=now - 900.0)
-            end = min(parse_time(to, now, default=now), now)
+def list_events(ctx: ApiContext, req: SearchRequest) -> dict[str, Any]:
+    def fetch(query: str, start: float, end: float) -> list[EventRecord]:
         node = parse_search(query)
-    except (QueryError, ValueError, KeyError) as exc:
-        raise ApiError(400, "Bad Request", str(exc)) from exc
-    sort = sort or "-timestamp"
-    with ctx.lock:
-        posted = [e for e in ctx.posted if start <= e.timestamp < end]
-    items = sorted(ctx.world.events(start, end) + posted, key=lambda e: (e.timestamp, e.id))
-    items = [e for e in items if node.match(rec.event_lookup(e), rec.event_text(e))]
-    if sort == "-timestamp":
-        items.reverse()
-    page = items[offset : offset + n]
-    body: dict[str, Any] = {"data": [rec.event_json(e) for e in page]}
-    after = None
-    if offset + n < len(items):
-        after = rec.encode_cursor({"f": start, "t": end, "o": offset + n, "q": query, "s": sort})
-        params = {"filter[query]": query, "page[cursor]": after, "page[limit]": n, "sort": sort}
-        body["links"] = {"next": f"{ctx.base_url}/api/v2/events?{urlencode(params)}"}
-    body["meta"] = meta(int((time.perf_counter() - started) * 1000), after)
-    return body
+        with ctx.lock:
+            posted = [e for e in ctx.posted if start <= e.timestamp < end]
+        items = sorted(ctx.world.events(start, end) + posted, key=lambda e: (e.timestamp, e.id))
+        return [e for e in items if node.match(rec.event_lookup(e), rec.event_text(e))]
+
+    return search_page(req, ctx.now(), fetch, rec.event_json, f"{ctx.base_url}/api/v2/events")
 
 
 def _require(cond: bool, message: str) -> None:
@@ -86,36 +59,13 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/api/v2/events")
     async def get_events(request: Request) -> Response:
-        p = request.query_params
-        return respond(
-            await run_in_threadpool(
-                list_events,
-                ctx,
-                p.get("filter[query]") or "*",
-                p.get("filter[from]"),
-                p.get("filter[to]"),
-                p.get("sort"),
-                p.get("page[limit]"),
-                p.get("page[cursor]"),
-            )
-        )
+        req = SearchRequest.from_params(request.query_params)
+        return respond(await run_in_threadpool(list_events, ctx, req))
 
     @r.post("/api/v2/events/search")
     async def search_events(request: Request) -> Response:
-        body = await json_body(request)
-        flt, page = body.get("filter") or {}, body.get("page") or {}
-        return respond(
-            await run_in_threadpool(
-                list_events,
-                ctx,
-                flt.get("query") or "*",
-                flt.get("from"),
-                flt.get("to"),
-                body.get("sort"),
-                page.get("limit"),
-                page.get("cursor"),
-            )
-        )
+        req = SearchRequest.from_body(await json_body(request))
+        return respond(await run_in_threadpool(list_events, ctx, req))
 
     @r.post("/api/v1/events")
     async def create_event_v1(request: Request) -> Response:

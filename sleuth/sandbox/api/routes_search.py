@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter
@@ -18,10 +17,10 @@ from starlette.responses import Response
 from sleuth.sandbox.api import records as rec
 from sleuth.sandbox.api.common import ApiError, json_body, meta, respond
 from sleuth.sandbox.api.context import ApiContext
+from sleuth.sandbox.api.paging import SearchRequest, search_page, window
 from sleuth.sandbox.protocol import LogRecord, SpanRecord
-from sleuth.sandbox.query import Lookup, QueryError, Text, parse_search, parse_time, required_values
+from sleuth.sandbox.query import Lookup, QueryError, Text, parse_search, required_values
 
-MAX_LIMIT = 1000
 Record = LogRecord | SpanRecord
 
 
@@ -57,53 +56,11 @@ class Source:
         return "/api/v2/logs/events" if self.kind == "logs" else "/api/v2/spans/events"
 
 
-def _window(ctx: ApiContext, frm: object, to: object) -> tuple[float, float]:
-    now = ctx.now()
-    try:
-        start = parse_time(frm, now, default=now - 900.0)
-        end = min(parse_time(to, now, default=now), now)
-    except QueryError as exc:
-        raise ApiError(400, "Bad Request", str(exc)) from exc
-    return start, end
+def list_records(src: Source, req: SearchRequest) -> dict[str, Any]:
+    def fetch(query: str, start: float, end: float) -> list[Record]:
+        return src.fetch(query, start, end) if end > start else []
 
-
-def list_records(
-    src: Source, query: str, frm: object, to: object, sort: str | None, limit: object, cursor: str | None
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        n = int(limit) if limit is not None else 10  # type: ignore[call-overload]
-    except (TypeError, ValueError) as exc:
-        raise ApiError(400, "Bad Request", "page limit must be an integer") from exc
-    if not 1 <= n <= MAX_LIMIT:
-        raise ApiError(400, "Bad Request", f"page limit must be between 1 and {MAX_LIMIT}")
-    offset = 0
-    if cursor:  # a cursor freezes the window, so relative times do not drift between pages
-        try:
-            state = rec.decode_cursor(cursor)
-            start, end, offset, query, sort = state["f"], state["t"], state["o"], state["q"], state["s"]
-        except (ValueError, KeyError) as exc:
-            raise ApiError(400, "Bad Request", "invalid cursor") from exc
-    else:
-        start, end = _window(src.ctx, frm, to)
-    sort = sort or "-timestamp"
-    if sort not in ("timestamp", "-timestamp"):
-        raise ApiError(400, "Bad Request", f"invalid sort {sort!r}")
-    try:
-        items = src.fetch(query, start, end) if end > start else []
-    except QueryError as exc:
-        raise ApiError(400, "Bad Request", str(exc)) from exc
-    if sort == "-timestamp":
-        items.reverse()
-    page = items[offset : offset + n]
-    body: dict[str, Any] = {"data": [src.render(r) for r in page]}
-    after = None
-    if offset + n < len(items):
-        after = rec.encode_cursor({"f": start, "t": end, "o": offset + n, "q": query, "s": sort})
-        params = {"filter[query]": query, "page[cursor]": after, "page[limit]": n, "sort": sort}
-        body["links"] = {"next": f"{src.ctx.base_url}{src.get_path}?{urlencode(params)}"}
-    body["meta"] = meta(int((time.perf_counter() - started) * 1000), after)
-    return body
+    return search_page(req, src.ctx.now(), fetch, src.render, f"{src.ctx.base_url}{src.get_path}")
 
 
 # --- analytics --------------------------------------------------------------------------------
@@ -143,7 +100,7 @@ def _compute(agg: str, metric: str | None, items: list[Record], lookup: Callable
 
 def aggregate(src: Source, body: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     flt = body.get("filter") or {}
-    start, end = _window(src.ctx, flt.get("from"), flt.get("to"))
+    start, end = window(src.ctx.now(), flt.get("from"), flt.get("to"))
     try:
         items = src.fetch(flt.get("query") or "*", start, end) if end > start else []
     except QueryError as exc:
@@ -191,48 +148,26 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.post("/api/v2/logs/events/search")
     async def list_logs(request: Request) -> Response:
-        body = await json_body(request)
-        flt, page = body.get("filter") or {}, body.get("page") or {}
-        return respond(
-            await run_in_threadpool(
-                list_records,
-                logs,
-                flt.get("query") or "*",
-                flt.get("from"),
-                flt.get("to"),
-                body.get("sort"),
-                page.get("limit"),
-                page.get("cursor"),
-            )
-        )
+        req = SearchRequest.from_body(await json_body(request))
+        return respond(await run_in_threadpool(list_records, logs, req))
 
     @r.get("/api/v2/logs/events")
     async def list_logs_get(request: Request) -> Response:
-        return respond(await run_in_threadpool(_get, logs, request))
+        req = SearchRequest.from_params(request.query_params)
+        return respond(await run_in_threadpool(list_records, logs, req))
 
     @r.post("/api/v2/spans/events/search")
     async def list_spans(request: Request) -> Response:
         data = (await json_body(request)).get("data") or {}
         if data.get("type", "search_request") != "search_request":
             raise ApiError(400, "Bad Request", "data.type must be 'search_request'")
-        attrs = data.get("attributes") or {}
-        flt, page = attrs.get("filter") or {}, attrs.get("page") or {}
-        return respond(
-            await run_in_threadpool(
-                list_records,
-                spans,
-                flt.get("query") or "*",
-                flt.get("from"),
-                flt.get("to"),
-                attrs.get("sort"),
-                page.get("limit"),
-                page.get("cursor"),
-            )
-        )
+        req = SearchRequest.from_body(data.get("attributes") or {})
+        return respond(await run_in_threadpool(list_records, spans, req))
 
     @r.get("/api/v2/spans/events")
     async def list_spans_get(request: Request) -> Response:
-        return respond(await run_in_threadpool(_get, spans, request))
+        req = SearchRequest.from_params(request.query_params)
+        return respond(await run_in_threadpool(list_records, spans, req))
 
     @r.post("/api/v2/logs/analytics/aggregate")
     async def aggregate_logs(request: Request) -> Response:
@@ -264,16 +199,3 @@ def router(ctx: ApiContext) -> APIRouter:
         return respond({"data": items, "meta": meta(int((time.perf_counter() - started) * 1000))})
 
     return r
-
-
-def _get(src: Source, request: Request) -> dict[str, Any]:
-    p = request.query_params
-    return list_records(
-        src,
-        p.get("filter[query]") or "*",
-        p.get("filter[from]"),
-        p.get("filter[to]"),
-        p.get("sort"),
-        p.get("page[limit]"),
-        p.get("page[cursor]"),
-    )

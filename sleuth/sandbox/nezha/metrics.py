@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sleuth.sandbox.nezha.dataset import DayMetrics, Frame
-from sleuth.sandbox.protocol import MetricKind, RawSeries, TagMatcher
+from sleuth.sandbox.protocol import MetricKind, RawSeries, TagMatcher, time_buckets
 
 MIB = 2.0**20
 APM = "trace.grpc.server"
@@ -192,9 +192,8 @@ class MetricBook:
     def series(
         self, metric: str, start: float, end: float, interval: float, match: TagMatcher | None
     ) -> tuple[np.ndarray, list[RawSeries]]:
-        b0 = np.floor(start / interval) * interval
-        nb = max(1, int(np.ceil((end - b0) / interval)))
-        buckets = b0 + np.arange(nb) * interval
+        buckets = time_buckets(start, end, interval)
+        b0, nb = float(buckets[0]), len(buckets)
         out = []
         for c in self.contexts.get(metric, []):
             if match is not None and not match(c.tags):

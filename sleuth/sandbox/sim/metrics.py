@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 
 import numpy as np
 
-from sleuth.sandbox.protocol import PERCENTILES, MetricKind, RawSeries, TagMatcher
+from sleuth.sandbox.protocol import PERCENTILES, MetricKind, RawSeries, TagMatcher, time_buckets
 from sleuth.sandbox.sim.metric_values import Ctx, Family, States, Values
 from sleuth.sandbox.sim.state import StateModel
 from sleuth.sandbox.sim.topology import Topology
@@ -265,9 +265,8 @@ class MetricCatalog:
     def series(
         self, metric: str, start: float, end: float, interval: float, match: TagMatcher | None
     ) -> tuple[np.ndarray, list[RawSeries]]:
-        b0 = np.floor(start / interval) * interval
-        nb = max(1, int(np.ceil((end - b0) / interval)))
-        buckets = b0 + np.arange(nb) * interval
+        buckets = time_buckets(start, end, interval)
+        b0, nb = float(buckets[0]), len(buckets)
         fam = self.families.get(metric)
         ctxs = [
             c
