@@ -29,7 +29,7 @@ from sleuth.models.requests import ConcludeInput, PlanInput, TestInput
 
 
 def investigate(
-    dataset: str, name: str, verbose: bool, anchor_second: int | None = None
+    dataset: str, name: str, verbose: bool, anchor_second: int | None = None, at: str | None = None
 ) -> tuple[str, bool, bool, str]:
     [case] = cases_for(dataset, [name])  # built in the worker process: case factories do not pickle
     settings = Settings()
@@ -40,6 +40,11 @@ def investigate(
         # a fixed phase of the alert within its minute, so that two runs see the same buckets
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
         server = nezha_server(case.name, anchor=minute + timedelta(seconds=anchor_second))
+    elif at is not None and not dataset.startswith("nezha"):
+        from sleuth.sandbox.server import SandboxServer
+
+        # a sandbox world's noise is keyed by absolute time: a fixed "now" makes a run repeatable
+        server = SandboxServer(case.name, anchor=datetime.fromisoformat(at))
     else:
         server = case.server()
     server.start()
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--anchor-second", type=int, help="Nezha: fire the alert at this second of the minute")
+    p.add_argument("--at", help="sandbox: simulate the world with its alert firing at this ISO time")
     a = p.parse_args(argv)
     cases = cases_for(a.dataset, None if a.all else a.cases)
     started = datetime.now(UTC)
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         n = len(cases)
         results = list(
             pool.map(
-                investigate, [a.dataset] * n, [c.name for c in cases], [a.verbose] * n, [a.anchor_second] * n
+                investigate, [a.dataset] * n, [c.name for c in cases], [a.verbose] * n, [a.anchor_second] * n, [a.at] * n
             )
         )
     for text, *_ in results:

@@ -24,6 +24,8 @@ FOUND_AT = 0.5
 # Two different services this close in score are two stories, and we do not pick one for the human.
 AMBIGUOUS_RATIO = 0.9
 SYMPTOM_DISCOUNT = 0.5
+UNRELATED_DISCOUNT = 0.25
+UNSURE_CAP = 0.45  # below FOUND_AT: ranked for the human, never named the root cause
 ACTIONS = {
     "deployment": ("rollback", "roll back the latest deploy of {s}"),
     "config_change": ("revert_config", "revert the latest config change of {s}"),
@@ -133,9 +135,17 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         and strongest(best[callee].evidence if callee in best else []).get("ends_callers", 0.0) < 0.5
     }
 
+    related = _related_to_alert(ctx.service, callees)
+
     out: list[RankedCause] = []
     for service, h in best.items():
         score = h.confidence * (1.0 if h.status == "validated" else 0.6)
+        confidence = h.confidence if h.status == "validated" else min(h.confidence, UNSURE_CAP)
+        if related and service not in related:
+            # Nothing connects it to the alerting service in the observed call graph: whatever is
+            # wrong with it, it does not explain this alert through the calls we can see.
+            score *= UNRELATED_DISCOUNT
+            confidence = min(confidence, UNSURE_CAP)
         downstream = _reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
@@ -146,7 +156,7 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
                 service=service,
                 kind=h.kind,
                 score=round(score, 4),
-                confidence=round(h.confidence if h.status == "validated" else min(h.confidence, 0.45), 3),
+                confidence=round(confidence, 3),
                 summary=_cause_summary(h),
                 hypothesis_ids=ids[service],
             )
@@ -176,6 +186,18 @@ def _own_trouble(h: Hypothesis) -> float:
     )
     own = max(s.get("self_latency", 0.0), s.get("originated_errors", 0.0), s.get("ends_callers", 0.0))
     return max(resource, own)
+
+
+def _related_to_alert(alerted: str | None, callees: dict[str, set[str]]) -> set[str]:
+    """The alerting service, what it calls (directly or not) and what calls it: the services whose
+    trouble can reach it through calls. Empty when the call graph does not know it."""
+    if alerted is None or (alerted not in callees and not any(alerted in cs for cs in callees.values())):
+        return set()
+    callers: dict[str, set[str]] = defaultdict(set)
+    for caller, cs in callees.items():
+        for c in cs:
+            callers[c].add(caller)
+    return {alerted} | _reachable(alerted, callees) | _reachable(alerted, callers)
 
 
 def _reachable(service: str, callees: dict[str, set[str]]) -> set[str]:

@@ -72,7 +72,9 @@ def counter_strength(baseline: float | None, current: float | None) -> float:
     return max(0.0, min(1.0, (current - baseline - 1.0) / 3.0))
 
 
-def series_evidence(s: SeriesSummary) -> Evidence | None:
+def series_evidence(s: SeriesSummary, common_z: float = 0.0) -> Evidence | None:
+    """One metric's shift as evidence. `common_z` is the part of a CPU or memory rise the whole fleet
+    shares (see `health.fleet_shift`): it is not this service's."""
     name = metric_of(s.query)
     if " / " in s.query:
         signal = "cpu" if "cpu" in s.query else "memory"
@@ -94,14 +96,16 @@ def series_evidence(s: SeriesSummary) -> Evidence | None:
     if rule is None or s.baseline_mean is None:
         return None
     z = s.change_score * rule.direction
+    if rule.signal in ("cpu", "memory"):
+        z -= common_z
     strength = stats.squash(z) if z > 0 else 0.0
     if rule.signal == "restarts":
         strength = counter_strength(s.baseline_mean, s.window_max)
     elif rule.signal == "hits" and s.relative_change is not None:
         # Load is about how many times more, not how unusual: a doubling is what saturates things.
         strength = min(strength, ratio_strength(1.0 + s.relative_change, 1.5, 4.0))
-    elif rule.signal in ("cpu", "memory") and s.relative_change is not None and z >= 3:
-        # A baseline that holds earlier incidents inflates sigma; a many-fold rise still tells.
+    elif rule.signal in ("cpu", "memory") and s.relative_change is not None and z >= 2:
+        # A baseline that holds earlier incidents inflates sigma; a many-fold rise beyond its noise still tells.
         strength = max(strength, ratio_strength(1.0 + s.relative_change, 2.0, 8.0))
     rel = f" ({s.relative_change:+.0%})" if s.relative_change is not None else ""
     return _ev(

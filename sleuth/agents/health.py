@@ -20,6 +20,7 @@ _TRACE_METRIC = re.compile(r"^trace\.(?P<op>[\w.]+)\.(?P<part>hits|errors|durati
 MAX_OPERATIONS = 6
 QUERIES_PER_CALL = 12
 ERROR_RATE_FLOOR = 0.01  # one percentage point: smaller error-rate wobbles are not a spread
+FLEET_MIN_SERVICES = 5  # fewer services are not a fleet: their median is one of them
 RESOURCES = {"cpu": "kubernetes.cpu.usage.total", "memory": "kubernetes.memory.usage"}
 
 
@@ -153,3 +154,17 @@ def _time_at(s: Series, w0: float, index: int) -> float | None:
 def _first(a: float | None, b: float | None) -> float | None:
     vals = [x for x in (a, b) if x is not None and math.isfinite(x)]
     return min(vals) if vals else None
+
+
+def fleet_shift(health: list[ServiceHealth], signal: str) -> float:
+    """How far the whole fleet's CPU (or memory) moved together, as a z to discount from each service's.
+
+    When most services' usage rose at once (a node-wide change, a shared load wave), one service's rise
+    says nothing about that service. The median of the fleet is the common part; only its excess over
+    one sigma is discounted, so that an ordinary fleet leaves each service's own signal whole."""
+    zs = sorted(h.cpu_z if signal == "cpu" else h.memory_z for h in health)
+    if len(zs) < FLEET_MIN_SERVICES:
+        return 0.0
+    mid = len(zs) // 2
+    median = zs[mid] if len(zs) % 2 else (zs[mid - 1] + zs[mid]) / 2
+    return max(0.0, median - 1.0)

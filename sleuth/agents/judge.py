@@ -96,7 +96,9 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "config_change": min(g("config_event"), symptom) if g("config_event") else 0.0,
         "traffic_surge": g("hits") * (1.0 if g("hits") >= 0.6 else 0.5),
         # The external peer is the cause; its callers only see it. They get a lead to it instead.
-        "external_dependency": own if role == "external" else 0.6 * g("external_errors", "external_latency"),
+        "external_dependency": max(own, g("external_errors", "external_latency"))
+        if role == "external"
+        else 0.6 * g("external_errors", "external_latency"),
         "unknown": 0.0,
     }
     return scores

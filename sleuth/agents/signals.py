@@ -171,3 +171,12 @@ def aggregator_for(signal: str) -> str:
         if rule.signal == signal:
             return rule.aggregator
     return "avg"
+
+
+def count_floor(query: str) -> float:
+    """Error counts are small integers: a spread below one a minute is not a spread (APM error
+    counts are per interval, packet errors and drops per second)."""
+    rule = classify_metric(metric_of(query))
+    if rule is None:
+        return 0.0
+    return {"errors": 1.0, "net_errors": 1.0 / 60.0}.get(rule.signal, 0.0)

@@ -20,7 +20,16 @@ from sleuth.agents.evidence import (
     series_evidence,
     span_evidence,
 )
-from sleuth.agents.signals import KIND_SIGNALS, aggregator_for, classify_metric, metric_of, pick_metrics
+from sleuth.agents.health import fleet_shift
+from sleuth.agents.peers import peer_evidence
+from sleuth.agents.signals import (
+    KIND_SIGNALS,
+    aggregator_for,
+    classify_metric,
+    count_floor,
+    pick_metrics,
+    service_role,
+)
 from sleuth.agents.summaries import summarize_logs, summarize_series
 from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.gateway import DatadogError, DatadogGateway
@@ -42,6 +51,7 @@ class OfflineTester:
         gaps: list[EvidenceGap] = []
 
         series = self._metrics(gateway, h.service, inp, gaps)
+        common = {sig: fleet_shift(ctx.health, sig) for sig in ("cpu", "memory")}
         for summary in series:
             if " / " not in summary.query and summary.baseline_points < stats.MIN_BASELINE_POINTS:
                 # Too little history to call anything normal or abnormal: not measured, not "normal".
@@ -53,9 +63,11 @@ class OfflineTester:
                     )
                 )
                 continue
-            ev = series_evidence(summary)
+            ev = series_evidence(summary, common["cpu" if "cpu" in summary.query else "memory"])
             if ev is not None:
                 evidence.append(ev)
+        if service_role(h.service, ctx.span_summary) == "external":
+            evidence.extend(peer_evidence(gateway, ctx, h.service, gaps))
         evidence.extend(self._logs(gateway, h.service, inp, gaps))
         if ctx.span_summary is not None:
             evidence.extend(span_evidence(ctx.span_summary, h.service))
@@ -161,12 +173,6 @@ class OfflineTester:
             *log_evidence(summary, scale, service, set(ctx.services)),
             *change_named_in_errors(ctx.changes, service, texts),
         ]
-
-
-def count_floor(query: str) -> float:
-    """Error counts are small integers: a spread below one a minute is not a spread."""
-    rule = classify_metric(metric_of(query))
-    return 1.0 if rule is not None and rule.signal == "errors" else 0.0
 
 
 def _missing_primary(h: Hypothesis, evidence: list[Evidence]) -> EvidenceGap | None:

@@ -13,10 +13,12 @@ from collections import defaultdict
 
 from sleuth.agents.stats import squash
 from sleuth.models.investigation import Evidence, InvestigationContext
+from sleuth.models.telemetry import ServiceHealth
 
 HELD = 0.6  # the caller still serves at least this share of its baseline load
 QUIET = 0.4  # a callee receiving less than this share of its baseline calls has gone quiet
 TIMEOUT_RATIO = 5.0  # a callee this many times slower may be timing its callers out
+SHARE_OF_RISE = 0.3  # a callee whose error rate rose by this share of its caller's rise may carry it
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -83,12 +85,8 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     # A callee we cannot see (no health of its own, e.g. an external API) may be the one failing.
     if any(c not in health for c in callees):
         return None
-    for c in sorted(callees):
-        h = health[c]
-        if (h.error_z >= 3 and h.error_rate_now > h.error_rate_before) or (
-            h.latency_ratio or 1.0
-        ) >= TIMEOUT_RATIO:
-            return None
+    if any(_explains(health[c], me) for c in callees):
+        return None
     return Evidence(
         source="metrics",
         query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
@@ -102,3 +100,15 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
         baseline=me.error_rate_before,
         current=me.error_rate_now,
     )
+
+
+def _explains(callee: ServiceHealth, caller: ServiceHealth) -> bool:
+    """A callee whose errors rose clearly, or by a good share of what the caller's rose (a small
+    rate can move little in z yet carry the caller's whole rise), or that slowed to timeouts."""
+    rise = callee.error_rate_now - callee.error_rate_before
+    comparable = (
+        rise > 0
+        and rise >= SHARE_OF_RISE * (caller.error_rate_now - caller.error_rate_before)
+        and callee.error_rate_now >= 1.5 * callee.error_rate_before
+    )
+    return (callee.error_z >= 3 and rise > 0) or comparable or (callee.latency_ratio or 1.0) >= TIMEOUT_RATIO

@@ -135,3 +135,30 @@ def _ev(source: str, signal: str, strength: float) -> Evidence:
         strength=strength,  # type: ignore[arg-type]
         supports=strength >= 0.3,
     )
+
+
+def test_a_callee_whose_errors_carry_a_good_share_of_the_callers_rise_explains_them() -> None:
+    """A small error rate moves little in z, yet 2 of web's 5 new points of errors come from checkout."""
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    carrying = load(1.0, error_rate_before=0.001, error_rate_now=0.021, error_z=1.5)
+    assert unexplained_errors(ctx(web=web, checkout=carrying, catalog=load(1.0)), "web") is None
+    # a wobble far smaller than web's rise carries none of it
+    wobble = load(1.0, error_rate_before=0.001, error_rate_now=0.003, error_z=0.5)
+    assert unexplained_errors(ctx(web=web, checkout=wobble, catalog=load(1.0)), "web") is not None
+
+
+def test_trouble_nothing_connects_to_the_alert_is_ranked_below_trouble_that_reaches_it() -> None:
+    """A batch worker outside web's call graph, loudly unwell, against a modest validated finding in
+    one of web's callees: the worker cannot explain web's alert through any call we saw."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
+    payments = judged("h1", "payments", "code_error", c, _ev("spans", "originated_errors", 0.6))
+    worker = judged(
+        "h2", "docs-worker", "memory_pressure", c, _ev("metrics", "memory", 1.0), _ev("logs", "oom_logs", 1.0)
+    )
+    assert payments.status == worker.status == "validated" and worker.confidence > payments.confidence
+    ranked = rank([payments, worker], c)
+    assert [r.service for r in ranked] == ["payments", "docs-worker"]
+    assert ranked[1].confidence <= 0.45  # never named the root cause, only listed for the human
+    # with no call graph at all, nothing is "unrelated"
+    bare = c.model_copy(update={"edges": []})
+    assert rank([payments, worker], bare)[0].service == "docs-worker"

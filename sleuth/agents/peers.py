@@ -1,0 +1,68 @@
+"""An external API has no telemetry of its own: its callers' client-side APM metrics, tagged
+`peer.service`, are how it is seen. They are never sampled, so they show an external failing even
+when only a handful of its calls were traced.
+"""
+
+from __future__ import annotations
+
+from sleuth.agents import stats
+from sleuth.agents.evidence import SUPPORT_THRESHOLD, series_evidence
+from sleuth.agents.signals import aggregator_for, count_floor, pick_metrics
+from sleuth.agents.summaries import summarize_series
+from sleuth.gateway import DatadogError, DatadogGateway
+from sleuth.models.investigation import Evidence, InvestigationContext
+from sleuth.models.telemetry import EvidenceGap, SeriesSummary
+
+AS_SEEN = {"errors": "external_errors", "latency": "external_latency"}
+
+
+def peer_evidence(
+    gateway: DatadogGateway, ctx: InvestigationContext, service: str, gaps: list[EvidenceGap]
+) -> list[Evidence]:
+    """Errors and latency of the calls every caller makes to `service`, baseline vs alert window."""
+    scope = f"peer.service:{service}" + (f",env:{ctx.env}" if ctx.env else "")
+    try:
+        names = gateway.list_metrics(ctx.baseline_start, tag_filter=f"peer.service:{service}")
+        picked = pick_metrics(names)
+        queries = [
+            f"{aggregator_for(sig)}:{name}{{{scope}}}"
+            for sig in ("hits", *AS_SEEN)
+            for name in picked.get(sig, [])[:1]
+        ]
+        raw = gateway.query_metrics(queries, ctx.baseline_start, ctx.window_end) if queries else []
+    except DatadogError as err:
+        gaps.append(err.gap("metrics", scope))
+        return []
+    baseline = (ctx.baseline_start.timestamp(), ctx.baseline_end.timestamp())
+    window = (ctx.window_start.timestamp(), ctx.window_end.timestamp())
+    summaries = {
+        s.query: summarize_series(s, baseline, window, abs_floor=count_floor(s.query))
+        for s in raw
+        if stats.clean(s.values)
+    }
+    load = _relative(next((v for q, v in summaries.items() if q.endswith(f".hits{{{scope}}}")), None))
+    out: list[Evidence] = []
+    for summary in summaries.values():
+        ev = series_evidence(summary)
+        if ev is None or ev.signal not in AS_SEEN:
+            continue
+        strength = ev.strength
+        if ev.signal == "errors" and _relative(summary) <= load:
+            strength = 0.0  # more calls, proportionally more errors: the rate did not move
+        out.append(
+            ev.model_copy(
+                update={
+                    "signal": AS_SEEN[ev.signal],
+                    "observation": f"as its callers see it: {ev.observation}",
+                    "strength": strength,
+                    "supports": strength >= SUPPORT_THRESHOLD,
+                }
+            )
+        )
+    return out
+
+
+def _relative(summary: SeriesSummary | None) -> float:
+    if summary is None or summary.relative_change is None:
+        return 0.0
+    return summary.relative_change

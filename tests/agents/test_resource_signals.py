@@ -1,0 +1,73 @@
+"""Resource and count signals: what a service's own CPU says when the whole fleet moved, how a
+many-fold rise counts against a noisy baseline, and the floors below which counts are not a spread."""
+
+from __future__ import annotations
+
+from sleuth.agents.evidence import series_evidence
+from sleuth.agents.health import fleet_shift
+from sleuth.agents.signals import count_floor
+from sleuth.models.telemetry import SeriesSummary, ServiceHealth
+
+CPU = "avg:kubernetes.cpu.usage.total{service:pricing}"
+
+
+def cpu(z: float, before: float, now: float) -> SeriesSummary:
+    return SeriesSummary(
+        query=CPU,
+        points=60,
+        baseline_points=57,
+        baseline_mean=before,
+        window_mean=now,
+        change_score=z,
+        relative_change=now / before - 1.0,
+    )
+
+
+def fleet(*zs: float) -> list[ServiceHealth]:
+    return [ServiceHealth(service=f"s{i}", cpu_z=z) for i, z in enumerate(zs)]
+
+
+def test_an_ordinary_fleet_discounts_nothing() -> None:
+    assert fleet_shift(fleet(-0.7, -0.9, 2.7, 0.7, 2.7, -0.6, 1.0, 2.0, 0.3, 3.0), "cpu") == 0.0
+
+
+def test_a_fleet_that_moved_together_discounts_its_common_part() -> None:
+    wave = fleet(3.1, 1.0, 2.4, 1.3, 3.1, 3.9, 1.5, 1.6, 0.9, 4.3, 4.5, 2.7)
+    assert round(fleet_shift(wave, "cpu"), 2) == 1.55  # median 2.55, less the one sigma any fleet wobbles
+    assert fleet_shift(wave, "memory") == 0.0
+    # too few services to call their median a fleet
+    assert fleet_shift(fleet(4.0, 4.0, 4.0), "cpu") == 0.0
+
+
+def test_a_cpu_rise_the_fleet_shares_is_weaker_evidence_for_one_service() -> None:
+    alone = series_evidence(cpu(4.2, 210e6, 255e6))
+    shared = series_evidence(cpu(4.2, 210e6, 255e6), common_z=1.4)
+    assert alone is not None and shared is not None
+    assert alone.strength > 0.45 and shared.strength < 0.3
+    # the common part is only taken from resources: an error rise is the service's own
+    errors = SeriesSummary(
+        query="sum:trace.grpc.server.errors{service:pricing}",
+        baseline_points=57,
+        baseline_mean=1.0,
+        window_mean=30.0,
+        change_score=9.0,
+        relative_change=29.0,
+    )
+    assert series_evidence(errors, common_z=5.0) == series_evidence(errors)
+
+
+def test_a_many_fold_cpu_rise_counts_beyond_a_noisy_baseline() -> None:
+    """Sixty-four times the CPU with z only 2.7 (earlier spikes inflate sigma) is saturation evidence."""
+    ev = series_evidence(cpu(2.7, 108e3, 6.94e6))
+    assert ev is not None and ev.supports and ev.strength >= 0.9
+    # ... but a modest rise at that z stays weak, and noise (z < 2) is not rescued by a ratio
+    modest = series_evidence(cpu(2.7, 1.1e6, 2.5e6))
+    assert modest is not None and modest.strength < 0.3
+    noise = series_evidence(cpu(1.5, 108e3, 6.94e6))
+    assert noise is not None and noise.strength == 0.0
+
+
+def test_count_floors_follow_the_unit_of_each_count() -> None:
+    assert count_floor("sum:trace.http.request.errors{service:a}") == 1.0  # per interval
+    assert count_floor("sum:kubernetes.network.rx_dropped{service:a}") == 1.0 / 60.0  # per second
+    assert count_floor("avg:trace.http.request.duration{service:a}") == 0.0

@@ -1,0 +1,26 @@
+"""The offline investigator over every sandbox world, at fixed alert instants.
+
+A world's noise is keyed by absolute time, so each instant is a different, repeatable draw of it.
+Every root cause must be ranked first and every designed-inconclusive world must conclude
+`inconclusive`, at each instant. The investigator runs in-process (the workflow's rounds as a plain
+loop, the same roles, the same sandbox HTTP API); `bench.sandbox_sweep` runs the same check at 40
+instants, and `tests/test_eval_regression.py` runs the worlds through the whole workflow.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.diagnose import investigate
+from sleuth.sandbox import list_worlds
+
+# Two instants of an ordinary day and one where the whole fleet's CPU rose together (a common-mode
+# wave that once made a code error look like CPU saturation elsewhere).
+INSTANTS = ("2026-11-19T06:17:00+00:00", "2026-11-20T15:17:00+00:00", "2026-11-22T00:17:00+00:00")
+
+
+@pytest.mark.parametrize("at", INSTANTS)
+@pytest.mark.parametrize("world", list_worlds())
+def test_every_world_is_concluded_right(world: str, at: str) -> None:
+    verdict, top1, _, _ = investigate("sandbox", world, False, None, at)
+    assert top1, verdict
