@@ -8,11 +8,11 @@ from temporalio.client import Client
 from sleuth.config import Settings
 from sleuth.evals.suite import run_suite
 
-# The committed scorecard (bench/results/eval-sandbox-offline.json) shows what is normal; worlds are
-# re-simulated at every run's "now", so a borderline world may flip. Below these, something regressed.
-MIN_AC1 = 0.70
-MIN_AC3 = 0.85
-MIN_KIND = 0.60
+# Worlds are re-simulated at every run's "now": one draw of their noise per run. Every world is right
+# at 560 fixed instants (bench/results/sandbox-sweep.md) and at three in tests/agents/test_sandbox_verdicts.py;
+# here one world may still meet an unlucky draw, two may not.
+ALLOWED_MISSES = 1  # named root cause, and top-3
+ALLOWED_WRONG_KINDS = 2
 
 
 async def test_offline_investigator_does_not_regress_on_the_sandbox_worlds(temporal_client: Client) -> None:
@@ -20,6 +20,6 @@ async def test_offline_investigator_does_not_regress_on_the_sandbox_worlds(tempo
     failures = [c for c in card.cases if c.error]
     assert not failures, [f"{c.case}: {c.error}" for c in failures]
     summary = {c.case: (c.verdict, c.predicted_service, c.truth.service) for c in card.cases}
-    assert card.ac1 >= MIN_AC1, summary
-    assert card.ac3 >= MIN_AC3, summary
-    assert card.kind_accuracy >= MIN_KIND, summary
+    assert sum(not c.top1 for c in card.cases) <= ALLOWED_MISSES, summary
+    assert sum(not c.top3 for c in card.cases) <= ALLOWED_MISSES, summary
+    assert sum(not c.kind_correct for c in card.cases) <= ALLOWED_WRONG_KINDS, summary

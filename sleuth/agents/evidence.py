@@ -295,8 +295,9 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
         out.append(fanout)
     inbound = [e for e in summary.edges if e.callee == service and _gap_ratio(e) is not None]
     # A call's extra wire time belongs to its callee only if the caller's other calls did not slow
-    # down too: a starved or delayed caller makes every one of its calls look slow on the wire.
-    unexplained = [e for e in inbound if (_out_gap(summary, e.caller, exclude=service) or 1.0) < 1.5]
+    # down too (by 30 % or more): a starved or delayed caller makes every one of its calls look slow
+    # on the wire, and when it is starved only at times, the median of its calls moves less.
+    unexplained = [e for e in inbound if (_out_gap(summary, e.caller, exclude=service) or 1.0) < 1.3]
     if inbound:
         ratios = [_gap_ratio(e) or 1.0 for e in unexplained] or [1.0]
         r = stats.median(ratios)

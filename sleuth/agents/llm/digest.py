@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sleuth.agents.evidence import CHANGE_LOOKBACK, change_evidence, log_evidence, series_evidence
+from sleuth.agents.health import fleet_shift
 from sleuth.agents.summaries import summarize_logs, summarize_series, summarize_spans
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.investigation import Evidence, InvestigationContext
@@ -31,10 +32,20 @@ class Window:
     window_start: datetime
     window_end: datetime
     alert_time: datetime
+    cpu_shift: float = 0.0  # what the whole fleet's CPU and memory moved together (health.fleet_shift)
+    memory_shift: float = 0.0
 
     @classmethod
     def of(cls, ctx: InvestigationContext) -> Window:
-        return cls(ctx.baseline_start, ctx.baseline_end, ctx.window_start, ctx.window_end, ctx.alert_time)
+        return cls(
+            ctx.baseline_start,
+            ctx.baseline_end,
+            ctx.window_start,
+            ctx.window_end,
+            ctx.alert_time,
+            fleet_shift(ctx.health, "cpu"),
+            fleet_shift(ctx.health, "memory"),
+        )
 
     @property
     def log_baseline_start(self) -> datetime:
@@ -75,7 +86,8 @@ def _t(text: str | None) -> str:
 def digest_metrics(series: list[Series], w: Window) -> Digest:
     baseline, window = w.ranges()
     summaries = [summarize_series(s, baseline, window) for s in series]
-    evidence = [e for e in (series_evidence(s) for s in summaries) if e is not None]
+    shifted = ((s, w.cpu_shift if "cpu" in s.query else w.memory_shift) for s in summaries)
+    evidence = [e for e in (series_evidence(s, common) for s, common in shifted) if e is not None]
     top = sorted(summaries, key=lambda s: -abs(s.change_score))[:METRIC_ROWS]
     view = {
         "series": len(summaries),
