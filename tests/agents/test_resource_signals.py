@@ -3,10 +3,10 @@ many-fold rise counts against a noisy baseline, and the floors below which count
 
 from __future__ import annotations
 
-from sleuth.agents.evidence import series_evidence
+from sleuth.agents.evidence import series_evidence, span_evidence
 from sleuth.agents.health import fleet_shift
 from sleuth.agents.signals import count_floor
-from sleuth.models.telemetry import SeriesSummary, ServiceHealth
+from sleuth.models.telemetry import SeriesSummary, ServiceHealth, ServiceSpanStats, SpanSummary
 
 CPU = "avg:kubernetes.cpu.usage.total{service:pricing}"
 
@@ -71,3 +71,17 @@ def test_count_floors_follow_the_unit_of_each_count() -> None:
     assert count_floor("sum:trace.http.request.errors{service:a}") == 1.0  # per interval
     assert count_floor("sum:kubernetes.network.rx_dropped{service:a}") == 1.0 / 60.0  # per second
     assert count_floor("avg:trace.http.request.duration{service:a}") == 0.0
+
+
+def own_time(before_ms: float, now_ms: float) -> float:
+    row = ServiceSpanStats(
+        service="pricing", baseline_spans=200, window_spans=40, baseline_self_ms=before_ms, window_self_ms=now_ms
+    )
+    [ev] = [e for e in span_evidence(SpanSummary(query="*", services=[row]), "pricing") if e.signal == "self_latency"]
+    return ev.strength
+
+
+def test_sub_millisecond_own_time_is_noise_not_a_slowdown() -> None:
+    assert own_time(0.2, 0.3) == 0.0  # +50 %, but a tenth of a millisecond
+    assert own_time(0.6, 3.2) >= 0.9  # starved: several milliseconds more of its own work per span
+    assert own_time(2.3, 4.3) > 0.5
