@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sleuth.agents import stats
@@ -72,9 +73,9 @@ def counter_strength(baseline: float | None, current: float | None) -> float:
     return max(0.0, min(1.0, (current - baseline - 1.0) / 3.0))
 
 
-def series_evidence(s: SeriesSummary, common_z: float = 0.0) -> Evidence | None:
-    """One metric's shift as evidence. `common_z` is the part of a CPU or memory rise the whole fleet
-    shares (see `health.fleet_shift`): it is not this service's."""
+def series_evidence(s: SeriesSummary, common: Mapping[str, float] | None = None) -> Evidence | None:
+    """One metric's shift as evidence. `common` holds, per signal, the part of a rise the whole fleet
+    shares (`health.fleet_shifts`): it is not this service's."""
     name = metric_of(s.query)
     if " / " in s.query:
         signal = "cpu" if "cpu" in s.query else "memory"
@@ -95,9 +96,7 @@ def series_evidence(s: SeriesSummary, common_z: float = 0.0) -> Evidence | None:
     rule = classify_metric(name)
     if rule is None or s.baseline_mean is None:
         return None
-    z = s.change_score * rule.direction
-    if rule.signal in ("cpu", "memory"):
-        z -= common_z
+    z = s.change_score * rule.direction - (common or {}).get(rule.signal, 0.0)
     strength = stats.squash(z) if z > 0 else 0.0
     if rule.signal == "restarts":
         strength = counter_strength(s.baseline_mean, s.window_max)

@@ -156,15 +156,16 @@ def _first(a: float | None, b: float | None) -> float | None:
     return min(vals) if vals else None
 
 
-def fleet_shift(health: list[ServiceHealth], signal: str) -> float:
-    """How far the whole fleet's CPU (or memory) moved together, as a z to discount from each service's.
+
+def fleet_shifts(health: list[ServiceHealth]) -> dict[str, float]:
+    """How far the whole fleet's CPU and memory moved together, as a z to discount from each service's.
 
     When most services' usage rose at once (a node-wide change, a shared load wave), one service's rise
     says nothing about that service. The median of the fleet is the common part; only its excess over
     one sigma is discounted, so that an ordinary fleet leaves each service's own signal whole."""
-    zs = sorted(h.cpu_z if signal == "cpu" else h.memory_z for h in health)
-    if len(zs) < FLEET_MIN_SERVICES:
-        return 0.0
-    mid = len(zs) // 2
-    median = zs[mid] if len(zs) % 2 else (zs[mid - 1] + zs[mid]) / 2
-    return max(0.0, median - 1.0)
+    if len(health) < FLEET_MIN_SERVICES:
+        return {}
+    return {
+        "cpu": max(0.0, stats.median([h.cpu_z for h in health]) - 1.0),
+        "memory": max(0.0, stats.median([h.memory_z for h in health]) - 1.0),
+    }

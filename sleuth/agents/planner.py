@@ -9,7 +9,7 @@ import re
 from sleuth.agents import stats
 from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
-from sleuth.agents.health import fleet_shift
+from sleuth.agents.health import fleet_shifts
 from sleuth.agents.signals import service_role
 from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.models.common import RootCauseKind
@@ -125,11 +125,11 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
                 if ev.signal in ("edge_latency_in", "edge_latency_out") and ev.strength > 0:
                     bump(row.service, ev.strength, ev.observation)
     anomalous: dict[str, float] = {}
-    common_cpu, common_memory = fleet_shift(ctx.health, "cpu"), fleet_shift(ctx.health, "memory")
+    common = fleet_shifts(ctx.health)
     for h in ctx.health:
         err = stats.squash(h.error_z) if h.error_rate_now > h.error_rate_before else 0.0
         lat = stats.squash(h.latency_z)
-        res = 0.7 * stats.squash(max(h.cpu_z - common_cpu, h.memory_z - common_memory))
+        res = 0.7 * stats.squash(max(h.cpu_z - common.get("cpu", 0.0), h.memory_z - common.get("memory", 0.0)))
         surge = ratio_strength(h.hits_ratio or 1.0, 1.5, 4.0)
         anomaly = max(err, lat, res, surge)
         anomalous[h.service] = anomaly

@@ -20,7 +20,7 @@ from sleuth.agents.evidence import (
     series_evidence,
     span_evidence,
 )
-from sleuth.agents.health import fleet_shift
+from sleuth.agents.health import fleet_shifts
 from sleuth.agents.peers import peer_evidence
 from sleuth.agents.signals import (
     KIND_SIGNALS,
@@ -51,7 +51,7 @@ class OfflineTester:
         gaps: list[EvidenceGap] = []
 
         series = self._metrics(gateway, h.service, inp, gaps)
-        common = {sig: fleet_shift(ctx.health, sig) for sig in ("cpu", "memory")}
+        common = fleet_shifts(ctx.health)
         for summary in series:
             if " / " not in summary.query and summary.baseline_points < stats.MIN_BASELINE_POINTS:
                 # Too little history to call anything normal or abnormal: not measured, not "normal".
@@ -63,7 +63,7 @@ class OfflineTester:
                     )
                 )
                 continue
-            ev = series_evidence(summary, common["cpu" if "cpu" in summary.query else "memory"])
+            ev = series_evidence(summary, common)
             if ev is not None:
                 evidence.append(ev)
         if service_role(h.service, ctx.span_summary) == "external":

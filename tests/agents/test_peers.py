@@ -33,17 +33,18 @@ def seen() -> Iterator[tuple[DatadogGateway, InvestigationContext]]:
         server.stop()
 
 
-def by_signal(evidence: list[Evidence]) -> dict[str, Evidence]:
+def seen_by_callers(seen: tuple[DatadogGateway, InvestigationContext], service: str) -> dict[str, Evidence]:
+    gw, ctx = seen
+    gaps: list[EvidenceGap] = []
+    evidence = peer_evidence(gw, ctx, service, gaps)
+    assert not gaps
     return {e.signal: e for e in evidence}
 
 
 def test_a_failing_external_api_is_seen_failing_by_its_callers(
     seen: tuple[DatadogGateway, InvestigationContext],
 ) -> None:
-    gw, ctx = seen
-    gaps: list[EvidenceGap] = []
-    ev = by_signal(peer_evidence(gw, ctx, "adyen-payments", gaps))
-    assert not gaps
+    ev = seen_by_callers(seen, "adyen-payments")
     assert set(ev) <= {"external_errors", "external_latency"} and ev
     assert max(e.strength for e in ev.values() if e.supports) >= 0.5
     assert all(e.observation.startswith("as its callers see it: ") for e in ev.values())
@@ -52,9 +53,6 @@ def test_a_failing_external_api_is_seen_failing_by_its_callers(
 def test_a_healthy_external_api_in_the_same_world_is_seen_healthy(
     seen: tuple[DatadogGateway, InvestigationContext],
 ) -> None:
-    gw, ctx = seen
-    gaps: list[EvidenceGap] = []
-    ev = by_signal(peer_evidence(gw, ctx, "maps-api", gaps))
-    assert not gaps
+    ev = seen_by_callers(seen, "maps-api")
     assert {"external_errors", "external_latency"} & set(ev), "its callers' client metrics were measured"
     assert not any(e.supports for e in ev.values())

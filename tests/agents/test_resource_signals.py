@@ -4,7 +4,7 @@ many-fold rise counts against a noisy baseline, and the floors below which count
 from __future__ import annotations
 
 from sleuth.agents.evidence import series_evidence, span_evidence
-from sleuth.agents.health import fleet_shift
+from sleuth.agents.health import fleet_shifts
 from sleuth.agents.signals import count_floor
 from sleuth.models.telemetry import SeriesSummary, ServiceHealth, ServiceSpanStats, SpanSummary
 
@@ -28,20 +28,20 @@ def fleet(*zs: float) -> list[ServiceHealth]:
 
 
 def test_an_ordinary_fleet_discounts_nothing() -> None:
-    assert fleet_shift(fleet(-0.7, -0.9, 2.7, 0.7, 2.7, -0.6, 1.0, 2.0, 0.3, 3.0), "cpu") == 0.0
+    assert fleet_shifts(fleet(-0.7, -0.9, 2.7, 0.7, 2.7, -0.6, 1.0, 2.0, 0.3, 3.0))["cpu"] == 0.0
 
 
 def test_a_fleet_that_moved_together_discounts_its_common_part() -> None:
     wave = fleet(3.1, 1.0, 2.4, 1.3, 3.1, 3.9, 1.5, 1.6, 0.9, 4.3, 4.5, 2.7)
-    assert round(fleet_shift(wave, "cpu"), 2) == 1.55  # median 2.55, less the one sigma any fleet wobbles
-    assert fleet_shift(wave, "memory") == 0.0
+    assert round(fleet_shifts(wave)["cpu"], 2) == 1.55  # median 2.55, less the one sigma any fleet wobbles
+    assert fleet_shifts(wave)["memory"] == 0.0
     # too few services to call their median a fleet
-    assert fleet_shift(fleet(4.0, 4.0, 4.0), "cpu") == 0.0
+    assert fleet_shifts(fleet(4.0, 4.0, 4.0)).get("cpu", 0.0) == 0.0
 
 
 def test_a_cpu_rise_the_fleet_shares_is_weaker_evidence_for_one_service() -> None:
     alone = series_evidence(cpu(4.2, 210e6, 255e6))
-    shared = series_evidence(cpu(4.2, 210e6, 255e6), common_z=1.4)
+    shared = series_evidence(cpu(4.2, 210e6, 255e6), common={"cpu": 1.4})
     assert alone is not None and shared is not None
     assert alone.strength > 0.45 and shared.strength < 0.3
     # the common part is only taken from resources: an error rise is the service's own
@@ -53,7 +53,7 @@ def test_a_cpu_rise_the_fleet_shares_is_weaker_evidence_for_one_service() -> Non
         change_score=9.0,
         relative_change=29.0,
     )
-    assert series_evidence(errors, common_z=5.0) == series_evidence(errors)
+    assert series_evidence(errors, common={"cpu": 5.0, "memory": 5.0}) == series_evidence(errors)
 
 
 def test_a_many_fold_cpu_rise_counts_beyond_a_noisy_baseline() -> None:

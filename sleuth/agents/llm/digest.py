@@ -8,12 +8,12 @@ measured exactly like an automatic one and carries the signals the judge underst
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sleuth.agents.evidence import CHANGE_LOOKBACK, change_evidence, log_evidence, series_evidence
-from sleuth.agents.health import fleet_shift
+from sleuth.agents.health import fleet_shifts
 from sleuth.agents.summaries import summarize_logs, summarize_series, summarize_spans
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.investigation import Evidence, InvestigationContext
@@ -32,8 +32,7 @@ class Window:
     window_start: datetime
     window_end: datetime
     alert_time: datetime
-    cpu_shift: float = 0.0  # what the whole fleet's CPU and memory moved together (health.fleet_shift)
-    memory_shift: float = 0.0
+    fleet: dict[str, float] = field(default_factory=dict)  # the fleet's common shift (health.fleet_shifts)
 
     @classmethod
     def of(cls, ctx: InvestigationContext) -> Window:
@@ -43,8 +42,7 @@ class Window:
             ctx.window_start,
             ctx.window_end,
             ctx.alert_time,
-            fleet_shift(ctx.health, "cpu"),
-            fleet_shift(ctx.health, "memory"),
+            fleet_shifts(ctx.health),
         )
 
     @property
@@ -86,8 +84,7 @@ def _t(text: str | None) -> str:
 def digest_metrics(series: list[Series], w: Window) -> Digest:
     baseline, window = w.ranges()
     summaries = [summarize_series(s, baseline, window) for s in series]
-    shifted = ((s, w.cpu_shift if "cpu" in s.query else w.memory_shift) for s in summaries)
-    evidence = [e for e in (series_evidence(s, common) for s, common in shifted) if e is not None]
+    evidence = [e for e in (series_evidence(s, w.fleet) for s in summaries) if e is not None]
     top = sorted(summaries, key=lambda s: -abs(s.change_score))[:METRIC_ROWS]
     view = {
         "series": len(summaries),
