@@ -24,10 +24,8 @@ from sleuth.evals.suite import cases_for
 FIRST_DAY = datetime(2026, 11, 18, 0, 17, tzinfo=UTC)
 
 
-def anchors(days: int, every_hours: int) -> list[datetime]:
-    return [
-        FIRST_DAY + timedelta(days=d, hours=h) for d in range(days) for h in range(0, 24, every_hours)
-    ]
+def anchors(days: int, every_hours: int, first: datetime = FIRST_DAY) -> list[datetime]:
+    return [first + timedelta(days=d, hours=h) for d in range(days) for h in range(0, 24, every_hours)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,15 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every-hours", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, help="write a markdown summary here")
+    p.add_argument("--first", type=datetime.fromisoformat, default=FIRST_DAY, help="the grid's first instant (ISO)")
+    p.add_argument("--late", type=float, default=0.0, help="start each investigation this many seconds after its alert")
     a = p.parse_args(argv)
     names = [c.name for c in cases_for("sandbox", None)]
-    grid = anchors(a.days, a.every_hours)
+    grid = anchors(a.days, a.every_hours, a.first)
     jobs = [(name, at) for at in grid for name in names]
     started = datetime.now(UTC)
     misses: dict[str, list[str]] = defaultdict(list)
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         futures = [
-            pool.submit(investigate, "sandbox", name, False, None, at.isoformat()) for name, at in jobs
+            pool.submit(investigate, "sandbox", name, False, None, at.isoformat(), a.late) for name, at in jobs
         ]
         for i, ((name, at), fut) in enumerate(zip(jobs, futures, strict=True), 1):
             head, top1, _, _ = fut.result()
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Sandbox worlds at many alert times",
         "",
         f"Commit `{commit}` (plus any uncommitted changes at run time), {len(names)} worlds × {len(grid)} "
-        f"alert instants ({a.days} days from {FIRST_DAY:%Y-%m-%d %H:%M}Z, every {a.every_hours} h), "
+        f"alert instants ({a.days} days from {a.first:%Y-%m-%d %H:%M:%S}Z, every {a.every_hours} h), "
         f"`python -m bench.sandbox_sweep --days {a.days} --every-hours {a.every_hours}`, {seconds:.0f} s.",
         "",
         f"**{total - wrong}/{total} verdicts correct ({(total - wrong) / total:.1%})** — a world is correct when "

@@ -185,7 +185,9 @@ def _own_trouble(h: Hypothesis) -> float:
         )
     )
     own = max(s.get("self_latency", 0.0), s.get("originated_errors", 0.0), s.get("ends_callers", 0.0))
-    return max(resource, own)
+    # Nothing a service calls sends it more requests: a surge of its own load is its own.
+    surge = s.get("hits", 0.0) if h.kind == "traffic_surge" else 0.0
+    return max(resource, own, surge)
 
 
 def _related_to_alert(alerted: str | None, callees: dict[str, set[str]]) -> set[str]:

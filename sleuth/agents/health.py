@@ -3,6 +3,8 @@
 Spans are sampled and may miss a failing service entirely; APM trace metrics and Kubernetes
 metrics are complete. A handful of `by {service}` queries give each service's error rate,
 latency, load and resource use before and during the alert, in two or three API calls.
+Databases, caches and queues have no tracer: their callers' client spans, `by {peer.service}`,
+are how their errors and latency are seen.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sleuth.gateway import DatadogError, DatadogGateway, Series
 from sleuth.models.telemetry import EvidenceGap, ServiceHealth
 
 _TRACE_METRIC = re.compile(r"^trace\.(?P<op>[\w.]+)\.(?P<part>hits|errors|duration)$")
+_CLIENT_OP = re.compile(r"client|query|command|produce|publish")
 MAX_OPERATIONS = 6
 QUERIES_PER_CALL = 12
 ERROR_RATE_FLOOR = 0.01  # one percentage point: smaller error-rate wobbles are not a spread
@@ -46,6 +49,10 @@ def scan(
     for part, metric in RESOURCES.items():
         if metric in names:
             queries.append((f"avg:{metric}{{{scope}}} by {{service}}", part, ""))
+    for op in _client_operations(names):
+        queries.append((f"sum:trace.{op}.hits{{{scope}}} by {{peer.service}}.as_count()", "hits", f"peer:{op}"))
+        queries.append((f"sum:trace.{op}.errors{{{scope}}} by {{peer.service}}.as_count()", "errors", f"peer:{op}"))
+        queries.append((f"avg:trace.{op}.duration{{{scope}}} by {{peer.service}}", "duration", f"peer:{op}"))
     series: list[tuple[Series, str, str]] = []
     for i in range(0, len(queries), QUERIES_PER_CALL):
         chunk = queries[i : i + QUERIES_PER_CALL]
@@ -62,15 +69,18 @@ def scan(
 def _operations(names: list[str]) -> list[str]:
     """Trace operations that report hits, servers before clients (a client span is a caller's view)."""
     ops = {m.group("op") for n in names if (m := _TRACE_METRIC.match(n)) and m.group("part") == "hits"}
-    return sorted(ops, key=lambda op: (bool(re.search(r"client|query|command|produce|publish", op)), op))[
-        :MAX_OPERATIONS
-    ]
+    return sorted(ops, key=lambda op: (bool(_CLIENT_OP.search(op)), op))[:MAX_OPERATIONS]
 
 
-def _service_of(scope: str) -> str | None:
+def _client_operations(names: list[str]) -> list[str]:
+    ops = {m.group("op") for n in names if (m := _TRACE_METRIC.match(n)) and m.group("part") == "hits"}
+    return sorted(op for op in ops if _CLIENT_OP.search(op))[:MAX_OPERATIONS]
+
+
+def _tag_of(scope: str, key: str) -> str | None:
     for tag in scope.split(","):
         k, _, v = tag.partition(":")
-        if k.strip() == "service" and v.strip():
+        if k.strip() == key and v.strip():
             return v.strip()
     return None
 
@@ -83,17 +93,35 @@ def _health(
     b0, b1 = baseline[0].timestamp(), baseline[1].timestamp()
     w0, w1 = window[0].timestamp(), window[1].timestamp()
     by: dict[tuple[str, str], dict[str, Series]] = defaultdict(dict)
+    peers: dict[tuple[str, str], dict[str, Series]] = defaultdict(dict)
     resources: dict[str, dict[str, Series]] = defaultdict(dict)
     for s, part, op in series:
-        svc = _service_of(s.scope)
-        if svc is None:
-            continue
-        if op:
-            by[(svc, op)][part] = s
-        else:
-            resources[svc][part] = s
+        if op.startswith("peer:"):
+            if (peer := _tag_of(s.scope, "peer.service")) is not None:
+                peers[(peer, op)][part] = s
+        elif (svc := _tag_of(s.scope, "service")) is not None:
+            if op:
+                by[(svc, op)][part] = s
+            else:
+                resources[svc][part] = s
     out: dict[str, ServiceHealth] = {}
-    for (svc, _op), parts in by.items():
+    for svc, parts in resources.items():
+        h = out.setdefault(svc, ServiceHealth(service=svc))
+        for part, s in parts.items():
+            sh = _shift(s, b0, b1, w0, w1)
+            if sh is None:
+                continue
+            if part == "cpu":
+                h.cpu_z = round(sh.z, 2)
+            else:
+                h.memory_z = round(sh.z, 2)
+    traced = {svc for svc, _ in by}
+    # A service with a tracer speaks for itself; one without, that runs here (it has resource
+    # metrics), is seen through its callers. External APIs are left to `peers`.
+    seen = {k: v for k, v in peers.items() if k[0] in out and k[0] not in traced}
+    for svc, _ in seen:
+        out[svc].seen_by_callers = True
+    for (svc, _op), parts in [*by.items(), *seen.items()]:
         h = out.setdefault(svc, ServiceHealth(service=svc))
         hits, errors, duration = parts.get("hits"), parts.get("errors"), parts.get("duration")
         if hits is not None:
@@ -115,16 +143,6 @@ def _health(
                     h.latency_ratio = max(h.latency_ratio or 0.0, round(1.0 + sd.relative, 3))
                 if sd.onset_index is not None:
                     h.onset_epoch = _first(h.onset_epoch, _time_at(duration, w0, sd.onset_index))
-    for svc, parts in resources.items():
-        h = out.setdefault(svc, ServiceHealth(service=svc))
-        for part, s in parts.items():
-            sh = _shift(s, b0, b1, w0, w1)
-            if sh is None:
-                continue
-            if part == "cpu":
-                h.cpu_z = round(sh.z, 2)
-            else:
-                h.memory_z = round(sh.z, 2)
     return sorted(out.values(), key=lambda h: h.service)
 
 

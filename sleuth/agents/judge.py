@@ -96,12 +96,21 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "config_change": min(g("config_event"), symptom) if g("config_event") else 0.0,
         "traffic_surge": g("hits") * (1.0 if g("hits") >= 0.6 else 0.5),
         # The external peer is the cause; its callers only see it. They get a lead to it instead.
-        "external_dependency": max(own, g("external_errors", "external_latency"))
+        "external_dependency": max(_external_own(s, seen), g("external_errors", "external_latency"))
         if role == "external"
         else 0.6 * g("external_errors", "external_latency"),
         "unknown": 0.0,
     }
     return scores
+
+
+def _external_own(s: dict[str, float], seen: set[str]) -> float:
+    """What an external's own spans say, unless its callers' unsampled client metrics measured the same
+    thing: its time per span is the time they wait on it, and its error spans are their failed calls;
+    a handful of sampled spans does not overrule the complete count."""
+    latency = 0.0 if "external_latency" in seen else s.get("self_latency", 0.0)
+    errors = 0.0 if "external_errors" in seen else s.get("originated_errors", 0.0)
+    return max(latency, errors, s.get("unexplained_errors", 0.0), s.get("new_log_patterns", 0.0))
 
 
 def _corroborated(primary: float, secondary: float) -> float:

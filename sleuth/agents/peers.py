@@ -1,9 +1,13 @@
 """An external API has no telemetry of its own: its callers' client-side APM metrics, tagged
 `peer.service`, are how it is seen. They are never sampled, so they show an external failing even
-when only a handful of its calls were traced.
+when only a handful of its calls were traced. Its callers' error logs that name it are the second,
+independent view.
 """
 
 from __future__ import annotations
+
+import math
+from datetime import timedelta
 
 from sleuth.agents import stats
 from sleuth.agents.evidence import SUPPORT_THRESHOLD, series_evidence
@@ -14,6 +18,7 @@ from sleuth.models.investigation import Evidence, InvestigationContext
 from sleuth.models.telemetry import EvidenceGap, SeriesSummary
 
 AS_SEEN = {"errors": "external_errors", "latency": "external_latency"}
+LOG_BASELINE = timedelta(minutes=30)
 
 
 def peer_evidence(
@@ -60,6 +65,34 @@ def peer_evidence(
             )
         )
     return out
+
+
+def caller_log_evidence(
+    gateway: DatadogGateway, ctx: InvestigationContext, service: str, gaps: list[EvidenceGap]
+) -> Evidence | None:
+    """Error logs, from anyone, that name `service`: how often its callers complain about it, baseline
+    rate vs the alert window's."""
+    query = f'status:error "{service}"' + (f" env:{ctx.env}" if ctx.env else "")
+    base_start = max(ctx.baseline_start, ctx.baseline_end - LOG_BASELINE)
+    try:
+        now = len(gateway.search_logs(query, ctx.window_start, ctx.window_end, limit=1000, max_pages=1))
+        before = len(gateway.search_logs(query, base_start, ctx.baseline_end, limit=1000, max_pages=1))
+    except DatadogError as err:
+        gaps.append(err.gap("logs", query))
+        return None
+    scale = (ctx.window_end - ctx.window_start) / max(ctx.baseline_end - base_start, timedelta(seconds=1))
+    expected = before * scale
+    strength = round(stats.squash((now - expected) / math.sqrt(expected + 1.0)), 3)
+    return Evidence(
+        source="logs",
+        query=query,
+        observation=f"as its callers see it: {now} error logs name {service} in the alert window (about {expected:.0f} expected)",
+        signal="external_errors",
+        strength=strength,
+        supports=strength >= SUPPORT_THRESHOLD,
+        baseline=round(expected, 2),
+        current=float(now),
+    )
 
 
 def _relative(summary: SeriesSummary | None) -> float:

@@ -21,7 +21,7 @@ from sleuth.agents.evidence import (
     span_evidence,
 )
 from sleuth.agents.health import fleet_shifts
-from sleuth.agents.peers import peer_evidence
+from sleuth.agents.peers import caller_log_evidence, peer_evidence
 from sleuth.agents.signals import (
     KIND_SIGNALS,
     aggregator_for,
@@ -68,6 +68,9 @@ class OfflineTester:
                 evidence.append(ev)
         if service_role(h.service, ctx.span_summary) == "external":
             evidence.extend(peer_evidence(gateway, ctx, h.service, gaps))
+            complaints = caller_log_evidence(gateway, ctx, h.service, gaps)
+            if complaints is not None:
+                evidence.append(complaints)
         evidence.extend(self._logs(gateway, h.service, inp, gaps))
         if ctx.span_summary is not None:
             evidence.extend(span_evidence(ctx.span_summary, h.service))

@@ -145,3 +145,4 @@ class ServiceHealth(BaseModel):
     cpu_z: float = 0.0
     memory_z: float = 0.0
     onset_epoch: float | None = None  # when its latency first left the baseline
+    seen_by_callers: bool = False  # no tracer of its own: errors and latency are its callers' client spans

@@ -1,5 +1,6 @@
-"""An external API seen through its callers' client-side APM metrics (`peer.service`), read from the
-sandbox over Datadog's HTTP API."""
+"""Services with no tracer of their own (external APIs, queues) seen through their callers: client-side
+APM metrics tagged `peer.service` and error logs that name them, read from the sandbox over Datadog's
+HTTP API."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from sleuth.agents import context as context_agent
-from sleuth.agents.peers import peer_evidence
+from sleuth.agents.peers import caller_log_evidence, peer_evidence
+from sleuth.agents.planner import rank_suspects
 from sleuth.gateway import CallBudget, DatadogGateway, GatewayConfig
 from sleuth.intake.payload import WebhookPayload
 from sleuth.models.investigation import Evidence, InvestigationContext
@@ -56,3 +58,36 @@ def test_a_healthy_external_api_in_the_same_world_is_seen_healthy(
     ev = seen_by_callers(seen, "maps-api")
     assert {"external_errors", "external_latency"} & set(ev), "its callers' client metrics were measured"
     assert not any(e.supports for e in ev.values())
+
+
+def test_callers_error_logs_name_a_failing_external_api_and_not_a_healthy_one(
+    seen: tuple[DatadogGateway, InvestigationContext],
+) -> None:
+    gw, ctx = seen
+    gaps: list[EvidenceGap] = []
+    failing = caller_log_evidence(gw, ctx, "adyen-payments", gaps)
+    healthy = caller_log_evidence(gw, ctx, "maps-api", gaps)
+    assert not gaps
+    assert failing is not None and failing.source == "logs" and failing.supports
+    assert failing.current is not None and failing.current > 10 * (failing.baseline or 0.0) + 5
+    assert healthy is not None and not healthy.supports
+
+
+def test_a_queue_without_a_tracer_is_seen_failing_through_its_producers() -> None:
+    """clickstream-kafka has no APM of its own; its producers' `kafka.produce` client spans carry its
+    failures, so the health scan gives it an error rate although no span into it was sampled."""
+    server = SandboxServer("analytics-disk-full", anchor=datetime(2026, 12, 4, 14, 43, 37, tzinfo=UTC)).start()
+    try:
+        gw = DatadogGateway(
+            GatewayConfig(base_url=server.url, api_key=server.ctx.api_key, app_key=server.ctx.app_key),
+            CallBudget(400),
+        )
+        alert = WebhookPayload.model_validate(server.alert_payload()).to_alert()
+        ctx = context_agent.gather(gw, alert, server.now())
+    finally:
+        server.stop()
+    health = {h.service: h for h in ctx.health}
+    kafka = health["clickstream-kafka"]
+    assert kafka.seen_by_callers and kafka.error_rate_now > 0.2 > kafka.error_rate_before
+    assert not health["ingest-api"].seen_by_callers, "a traced service speaks for itself"
+    assert rank_suspects(ctx)[0][0] == "clickstream-kafka"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
-from sleuth.agents.judge import judge
+from sleuth.agents.judge import judge, kind_scores
 from sleuth.agents.traffic import quiet_callees, starved_callees, unexplained_errors
 from sleuth.models.alert import Alert
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext
@@ -162,3 +162,31 @@ def test_trouble_nothing_connects_to_the_alert_is_ranked_below_trouble_that_reac
     # with no call graph at all, nothing is "unrelated"
     bare = c.model_copy(update={"edges": []})
     assert rank([payments, worker], bare)[0].service == "docs-worker"
+
+
+def test_a_surge_at_the_entry_is_the_cause_of_the_saturation_it_sends_downstream() -> None:
+    """web's load rose ×6 and everything it calls saturated: their CPU findings are as strong as web's
+    surge, but nothing they do sends web more requests."""
+    c = ctx(web=load(6.0), checkout=load(6.0), payments=load(6.0), email=load(1.0), catalog=load(5.0))
+    surge = judged(
+        "h1", "web", "traffic_surge", c, _ev("metrics", "hits", 1.0), _ev("metrics", "latency", 1.0),
+        _ev("logs", "log_errors", 1.0),
+    )
+    saturated = [
+        judged(f"h{i}", s, "cpu_saturation", c, _ev("metrics", "cpu", 1.0), _ev("spans", "self_latency", 1.0))
+        for i, s in enumerate(("checkout", "payments", "catalog"), 2)
+    ]
+    assert surge.status == "validated" and all(h.status == "validated" for h in saturated)
+    ranked = rank([surge, *saturated], c)
+    assert ranked[0].service == "web" and ranked[0].score > ranked[1].score / 0.9
+
+
+def test_sampled_spans_do_not_overrule_an_externals_complete_client_metrics() -> None:
+    """A few traced calls to an external API took twice as long, but every call its callers made,
+    counted by their client metrics, took as long as usual."""
+    sampled = [_ev("spans", "self_latency", 0.7)]
+    complete = [_ev("metrics", "external_latency", 0.0), _ev("metrics", "external_errors", 0.0)]
+    assert kind_scores("bureau", sampled, "external")["external_dependency"] == 0.7
+    assert kind_scores("bureau", sampled + complete, "external")["external_dependency"] == 0.0
+    failing = [_ev("metrics", "external_latency", 0.9)]
+    assert kind_scores("bureau", sampled + failing, "external")["external_dependency"] == 0.9
