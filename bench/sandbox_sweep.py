@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Commit `{commit}` (plus any uncommitted changes at run time), {len(names)} worlds × {len(grid)} "
         f"alert instants ({a.days} days from {a.first:%Y-%m-%d %H:%M:%S}Z, every {a.every_hours} h), "
-        f"`python -m bench.sandbox_sweep --days {a.days} --every-hours {a.every_hours}`, {seconds:.0f} s.",
+        f"`python -m bench.sandbox_sweep --days {a.days} --every-hours {a.every_hours} --first {a.first.isoformat()}"
+        + (f" --late {a.late:g}" if a.late else "")
+        + f"`, {seconds:.0f} s"
+        + (f", each investigation starting {a.late:g} s after its alert" if a.late else "")
+        + ".",
         "",
         f"**{total - wrong}/{total} verdicts correct ({(total - wrong) / total:.1%})** — a world is correct when "
         "its root cause is ranked first, or, for a designed-inconclusive world, it concludes `inconclusive`.",
