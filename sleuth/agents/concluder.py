@@ -161,8 +161,9 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
                 hypothesis_ids=ids[service],
             )
         )
-    # Earlier onset breaks near-ties: causes come before their symptoms.
-    out.sort(key=lambda r: (-r.score, _onset_key(best[r.service]), r.service))
+    # Ties (confidence caps flatten scores): the finding more of the telemetry agrees with first, then
+    # the earlier onset, since causes come before their symptoms.
+    out.sort(key=lambda r: (-r.score, -_breadth(best[r.service]), _onset_key(best[r.service]), r.service))
     return out
 
 
@@ -212,6 +213,11 @@ def _reachable(service: str, callees: dict[str, set[str]]) -> set[str]:
         seen.add(s)
         stack.extend(callees.get(s, ()))
     return seen
+
+
+def _breadth(h: Hypothesis) -> float:
+    """How much of the telemetry supports it: the strongest reading of each supporting signal, summed."""
+    return round(sum(strongest([e for e in h.evidence if e.supports]).values()), 3)
 
 
 def _onset_key(h: Hypothesis) -> float:

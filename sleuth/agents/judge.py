@@ -18,6 +18,8 @@ LEAD_AT = 0.45
 SOURCE_CAP = {0: 0.0, 1: 0.6, 2: 0.8}
 MAX_CONFIDENCE = 0.95
 OUTSIDE_ONLY_CAP = 0.45  # no telemetry of its own: it fails, but the why is unknown
+RESOURCE_LEVELS = ("cpu", "memory")
+DOUBLED = 2.0
 
 # A mechanism (what broke) is a sharper finding than a role (which component broke).
 SPECIFICITY: dict[str, int] = {
@@ -141,7 +143,7 @@ def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
     confidence = round(min(score, cap, MAX_CONFIDENCE), 3)
     if score >= VALIDATE_AT and confidence >= VALIDATE_AT:
         status = "validated"
-    elif score < INVALIDATE_BELOW and _primary_measured(h.kind, seen):
+    elif score < INVALIDATE_BELOW and _primary_measured(h.kind, seen) and not _doubled(h.kind, h.evidence):
         status = "invalidated"
     else:
         status = "inconclusive"
@@ -161,6 +163,16 @@ def _primary_measured(kind: RootCauseKind, seen: set[str]) -> bool:
     unreadable telemetry leaves it open (inconclusive), never invalidated."""
     needs = KIND_SIGNALS.get(kind, ())
     return bool(needs) and needs[0] in seen
+
+
+def _doubled(kind: RootCauseKind, evidence: list[Evidence]) -> bool:
+    """CPU or memory use that at least doubled is not "normal", even when a noisy baseline keeps its z
+    small: too weak to validate saturation, it still cannot rule it out."""
+    needs = KIND_SIGNALS.get(kind, ())
+    return bool(needs) and needs[0] in RESOURCE_LEVELS and any(
+        e.signal == needs[0] and e.baseline and e.current is not None and e.current >= DOUBLED * e.baseline
+        for e in evidence
+    )
 
 
 def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: InvestigationContext | None) -> list[Lead]:

@@ -196,7 +196,27 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service), cut):
         if seen is not None and seen.supports:
             return "code_error"
+    health = next((h for h in ctx.health if h.service == service), None)
+    if health is not None and _slower_only_on_the_wire(service, health.latency_ratio, ctx):
+        return "network"
+    if health is not None:
+        common = fleet_shifts(ctx.health)
+        # Memory that moved far more than CPU is the likelier resource; CPU stays the default.
+        memory = health.memory_z - common.get("memory", 0.0)
+        if memory >= 3.0 and memory > health.cpu_z - common.get("cpu", 0.0):
+            return "memory_pressure"
     return "cpu_saturation"
+
+
+def _slower_only_on_the_wire(service: str, own_ratio: float | None, ctx: InvestigationContext) -> bool:
+    """Its callers wait much longer on it while it answers as fast as before: the time is on the wire."""
+    if ctx.span_summary is None or (own_ratio or 1.0) >= 1.2:
+        return False
+    return any(
+        e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= 1.4
+        for e in ctx.span_summary.edges
+        if e.callee == service and e.caller != service and e.baseline_p50_ms and e.window_p50_ms
+    )
 
 
 def _hint_service(hint: Hint, ctx: InvestigationContext) -> str | None:

@@ -1,0 +1,65 @@
+"""Small rules of judging and ranking: what a noisy doubling of CPU may not rule out, which resource a
+service's hypothesis starts from, and how findings that the confidence caps leave tied are ordered."""
+
+from __future__ import annotations
+
+from sleuth.agents.concluder import rank
+from sleuth.agents.planner import guess_kind
+from sleuth.models.investigation import Evidence
+from sleuth.models.telemetry import EdgeStats, SpanSummary
+from tests.agents.test_traffic import _ev, ctx, judged, load
+
+
+def _cpu(before: float, now: float, strength: float) -> Evidence:
+    e = _ev("metrics", "cpu", strength)
+    return e.model_copy(update={"baseline": before, "current": now})
+
+
+def test_a_doubling_of_cpu_with_a_noisy_baseline_leaves_saturation_open() -> None:
+    c = ctx(web=load(1.0))
+    own_time = _ev("spans", "self_latency", 1.0)
+    doubled = judged("h1", "web", "cpu_saturation", c, _cpu(4.8e6, 10.1e6, 0.0), own_time)
+    assert doubled.status == "inconclusive"
+    mild = judged("h2", "web", "cpu_saturation", c, _cpu(4.8e6, 6.0e6, 0.0), own_time)
+    assert mild.status == "invalidated"
+    # a doubling never validates on its own: it only keeps the question open
+    assert doubled.confidence < 0.5
+
+
+def test_a_service_whose_memory_moved_far_more_than_its_cpu_starts_as_memory_pressure() -> None:
+    c = ctx(
+        web=load(1.0),
+        checkout=load(1.0, memory_z=4.4, cpu_z=0.8),
+        payments=load(1.0, cpu_z=2.5, memory_z=2.9),
+        email=load(1.0),
+        catalog=load(1.0),
+    )
+    assert guess_kind("checkout", c) == "memory_pressure"
+    assert guess_kind("payments", c) == "cpu_saturation"  # memory within noise: CPU stays the default
+    assert guess_kind("email", c) == "cpu_saturation"
+
+
+def test_a_service_its_callers_wait_longer_on_while_it_answers_as_fast_starts_as_network() -> None:
+    slower_call = EdgeStats(caller="web", callee="catalog", baseline_p50_ms=5.0, window_p50_ms=7.5)
+    c = ctx(web=load(1.0), catalog=load(1.0, latency_ratio=0.9), checkout=load(1.0, latency_ratio=1.6))
+    c = c.model_copy(update={"span_summary": SpanSummary(query="*", edges=[slower_call])})
+    assert guess_kind("catalog", c) == "network"
+    # the same wait, but the callee itself answers slower: its own trouble, not the wire's
+    slow_itself = c.model_copy(
+        update={
+            "edges": c.edges,
+            "span_summary": SpanSummary(
+                query="*", edges=[slower_call.model_copy(update={"callee": "checkout"})]
+            ),
+        }
+    )
+    assert guess_kind("checkout", slow_itself) == "cpu_saturation"
+
+
+def test_findings_tied_by_their_caps_are_ordered_by_how_much_telemetry_agrees() -> None:
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
+    wire = _ev("spans", "edge_latency_in", 1.0)
+    narrow = judged("h1", "email", "network", c, wire)
+    broad = judged("h2", "payments", "network", c, wire, _ev("spans", "self_latency", 1.0))
+    assert narrow.confidence == broad.confidence  # both capped by their single source
+    assert [r.service for r in rank([narrow, broad], c)][:2] == ["payments", "email"]
