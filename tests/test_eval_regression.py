@@ -9,8 +9,9 @@ from sleuth.config import Settings
 from sleuth.evals.suite import run_suite
 
 # Worlds are re-simulated at every run's "now": one draw of their noise per run. Every world is right
-# at 560 fixed instants (bench/results/sandbox-sweep.md) and at three in tests/agents/test_sandbox_verdicts.py;
-# here one world may still meet an unlucky draw, two may not.
+# at 3 × 40 fixed instants, one grid with investigations starting a minute late
+# (bench/results/sandbox-sweep*.md), and at three in tests/agents/test_sandbox_verdicts.py; here one
+# world may still meet an unlucky draw, two may not.
 ALLOWED_MISSES = 1  # named root cause, and top-3
 ALLOWED_WRONG_KINDS = 2
 

@@ -24,3 +24,21 @@ INSTANTS = ("2026-11-19T06:17:00+00:00", "2026-11-20T15:17:00+00:00", "2026-11-2
 def test_every_world_is_concluded_right(world: str, at: str) -> None:
     verdict, top1, _, _ = investigate("sandbox", world, False, None, at)
     assert top1, verdict
+
+
+# Draws on which earlier code went wrong, each for a reason now handled in general: a queue with no
+# tracer whose failures only its producers' client spans showed; a surge at the entry whose callees'
+# saturation outranked it; a few slow sampled spans of an external API that its callers' complete
+# metrics contradict; an external's failure supported by one source only, tied with a sampled wire gap.
+REGRESSIONS = [
+    ("analytics-disk-full", "2026-12-04T14:43:37+00:00"),
+    ("ticketing-traffic-surge", "2026-12-01T14:43:37+00:00"),
+    ("insurance-missing-telemetry", "2026-12-04T02:43:37+00:00"),
+    ("marketplace-external-payments", "2026-12-05T05:43:37+00:00"),
+]
+
+
+@pytest.mark.parametrize(("world", "at"), REGRESSIONS)
+def test_draws_that_once_went_wrong_are_concluded_right(world: str, at: str) -> None:
+    verdict, top1, _, _ = investigate("sandbox", world, False, None, at)
+    assert top1, verdict
