@@ -150,18 +150,21 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _up(settings: Settings, args: argparse.Namespace) -> int:
-    from sleuth.runtime import running_stack, wait_for_shutdown_signal
+    from sleuth.runtime import running_stack, shutdown_signals
 
-    async with running_stack(
-        settings,
-        port=args.port,
-        temporal_port=args.temporal_port,
-        ui_port=args.ui_port or None,
-        world=args.world,
-        insecure_dev=args.insecure_dev,
+    async with (
+        shutdown_signals() as stop,
+        running_stack(
+            settings,
+            port=args.port,
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port or None,
+            world=args.world,
+            insecure_dev=args.insecure_dev,
+        ),
     ):
         print("sleuth is up; Ctrl-C to stop")
-        await wait_for_shutdown_signal()
+        await stop.wait()
         print("stopping…")
     return 0
 
@@ -175,20 +178,21 @@ def _require_temporal(settings: Settings) -> str:
 
 
 async def _worker(settings: Settings) -> int:
-    from sleuth.runtime import wait_for_shutdown_signal
+    from sleuth.runtime import shutdown_signals
     from sleuth.worker import build_worker, connect
 
     if settings.sandbox_mode:
         raise ValueError(
             "no Datadog configured: set DD_API_KEY and DD_APP_KEY (and DD_SITE), or SLEUTH_DATADOG_URL"
         )
-    client = await connect(_require_temporal(settings), settings.temporal_namespace)
-    worker = build_worker(client, settings)
-    task = asyncio.create_task(worker.run())
-    print(f"worker polling task queue '{settings.task_queue}' on {settings.temporal_address}")
-    await wait_for_shutdown_signal()
-    await worker.shutdown()
-    await asyncio.gather(task, return_exceptions=True)
+    async with shutdown_signals() as stop:
+        client = await connect(_require_temporal(settings), settings.temporal_namespace)
+        worker = build_worker(client, settings)
+        task = asyncio.create_task(worker.run())
+        print(f"worker polling task queue '{settings.task_queue}' on {settings.temporal_address}")
+        await stop.wait()
+        await worker.shutdown()
+        await asyncio.gather(task, return_exceptions=True)
     return 0
 
 

@@ -131,13 +131,16 @@ def _const(client: Client) -> Any:
     return get
 
 
-async def wait_for_shutdown_signal() -> None:
+@contextlib.asynccontextmanager
+async def shutdown_signals() -> AsyncIterator[asyncio.Event]:
+    """An event set by Ctrl-C or SIGTERM. Entered before anything starts, so that a signal arriving
+    while the stack is still coming up stops it cleanly instead of killing the process mid-start."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

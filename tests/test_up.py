@@ -58,3 +58,34 @@ def test_up_becomes_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_sigterm_while_still_starting_stops_cleanly(tmp_path: Path) -> None:
+    """A stop that arrives while the embedded Temporal server is still coming up must not kill the
+    process mid-start (which would orphan that server): it stops the stack once it is up."""
+    port, temporal_port = free_port(), free_port()
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path), "DD_API_KEY": "", "DD_APP_KEY": ""}
+    env |= {"SLEUTH_DATADOG_URL": "", "TEMPORAL_ADDRESS": "", "SLEUTH_WEBHOOK_TOKEN": "t", "PYTHONUNBUFFERED": "1"}
+    args = ["up", "--port", str(port), "--temporal-port", str(temporal_port), "--ui-port", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sleuth.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if proc.stdout.readline().startswith("starting embedded Temporal"):
+                break
+        assert proc.poll() is None, "sleuth up exited before it started Temporal"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        time.sleep(0.5)
+        assert not port_open("127.0.0.1", temporal_port), "the embedded Temporal server outlived sleuth up"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
