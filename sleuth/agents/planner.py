@@ -210,8 +210,8 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
 
 def _slower_only_on_the_wire(service: str, own_ratio: float | None, ctx: InvestigationContext) -> bool:
     """Its callers wait much longer on it while it answers as fast as before: the time is on the wire."""
-    if ctx.span_summary is None or (own_ratio or 1.0) >= 1.2:
-        return False
+    if ctx.span_summary is None or own_ratio is None or own_ratio >= 1.2:
+        return False  # unmeasured is not "as fast as before"
     return any(
         e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= 1.4
         for e in ctx.span_summary.edges

@@ -44,6 +44,9 @@ def test_a_service_its_callers_wait_longer_on_while_it_answers_as_fast_starts_as
     c = ctx(web=load(1.0), catalog=load(1.0, latency_ratio=0.9), checkout=load(1.0, latency_ratio=1.6))
     c = c.model_copy(update={"span_summary": SpanSummary(query="*", edges=[slower_call])})
     assert guess_kind("catalog", c) == "network"
+    # with no measurement of how fast it answers (too little history), nothing says the wire
+    unmeasured = c.model_copy(update={"health": [load(1.0).model_copy(update={"service": "catalog"})]})
+    assert guess_kind("catalog", unmeasured) == "cpu_saturation"
     # the same wait, but the callee itself answers slower: its own trouble, not the wire's
     slow_itself = c.model_copy(
         update={

@@ -211,8 +211,13 @@ async def test_metrics_outage_does_not_rule_out_the_root_cause(
     )
     assert_concluded(run)
     culprit = [h for h in run.report.hypotheses if h.service == TRUTH.root_cause_service]
-    assert culprit
     assert all(h.status != "invalidated" for h in culprit), [(h.kind, h.status) for h in culprit]
+    # With every metric query failing, spans are all that is left; in some draws of the world's noise
+    # not one call to the culprit was sampled in the alert window, so nothing can point at it. Then
+    # no one else may be named either.
+    named = run.report.root_cause.service if run.report.root_cause else None
+    assert culprit or run.report.verdict == "inconclusive", (run.report.verdict, named)
+    assert named in (None, TRUTH.root_cause_service), named
 
 
 async def test_event_answered_after_the_timeout_is_not_posted_twice(
