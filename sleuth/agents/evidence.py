@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sleuth.agents import stats
 from sleuth.agents.signals import classify_metric, metric_of, service_role
-from sleuth.models.investigation import Evidence
+from sleuth.models.investigation import Evidence, InvestigationContext
 from sleuth.models.telemetry import ChangeEvent, EdgeStats, LogSummary, SeriesSummary, SpanSummary
 
 SUPPORT_THRESHOLD = 0.3
@@ -26,6 +26,8 @@ _OOM = re.compile(
 _DISK = re.compile(
     r"(no space left|disk (is )?full|enospc|read-only file system|quota exceeded|i/o error)", re.I
 )
+
+LOG_BASELINE = timedelta(minutes=30)
 
 
 def _ev(source: str, query: str, observation: str, signal: str, strength: float, **kw: object) -> Evidence:
@@ -126,6 +128,16 @@ def _names_other(text: str, others: set[str]) -> str | None:
     )
 
 
+def log_baseline(ctx: InvestigationContext) -> tuple[datetime, datetime, float]:
+    """The logs' baseline (the last half hour before the window: logs are heavy) and the factor that
+    turns its counts into what the alert window should hold."""
+    start = max(ctx.baseline_start, ctx.baseline_end - LOG_BASELINE)
+    scale = (ctx.window_end - ctx.window_start).total_seconds() / max(
+        1.0, (ctx.baseline_end - start).total_seconds()
+    )
+    return start, ctx.baseline_end, scale
+
+
 def log_evidence(
     summary: LogSummary, scale: float, service: str = "", known: set[str] | None = None
 ) -> list[Evidence]:
@@ -134,7 +146,7 @@ def log_evidence(
     others = (known or set()) - {service}
     out: list[Evidence] = []
     expected_errors = summary.baseline_error_count * scale
-    z = (summary.error_count - expected_errors) / math.sqrt(expected_errors + 1.0)
+    z = stats.count_z(summary.error_count, expected_errors)
     out.append(
         _ev(
             "logs",

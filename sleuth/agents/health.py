@@ -66,15 +66,17 @@ def scan(
     return _health(series, baseline, window)
 
 
+def _traced_operations(names: list[str]) -> set[str]:
+    return {m.group("op") for n in names if (m := _TRACE_METRIC.match(n)) and m.group("part") == "hits"}
+
+
 def _operations(names: list[str]) -> list[str]:
     """Trace operations that report hits, servers before clients (a client span is a caller's view)."""
-    ops = {m.group("op") for n in names if (m := _TRACE_METRIC.match(n)) and m.group("part") == "hits"}
-    return sorted(ops, key=lambda op: (bool(_CLIENT_OP.search(op)), op))[:MAX_OPERATIONS]
+    return sorted(_traced_operations(names), key=lambda op: (bool(_CLIENT_OP.search(op)), op))[:MAX_OPERATIONS]
 
 
 def _client_operations(names: list[str]) -> list[str]:
-    ops = {m.group("op") for n in names if (m := _TRACE_METRIC.match(n)) and m.group("part") == "hits"}
-    return sorted(op for op in ops if _CLIENT_OP.search(op))[:MAX_OPERATIONS]
+    return sorted(op for op in _traced_operations(names) if _CLIENT_OP.search(op))[:MAX_OPERATIONS]
 
 
 def _tag_of(scope: str, key: str) -> str | None:

@@ -6,11 +6,8 @@ independent view.
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
-
 from sleuth.agents import stats
-from sleuth.agents.evidence import SUPPORT_THRESHOLD, series_evidence
+from sleuth.agents.evidence import SUPPORT_THRESHOLD, log_baseline, series_evidence
 from sleuth.agents.signals import aggregator_for, count_floor, pick_metrics
 from sleuth.agents.summaries import summarize_series
 from sleuth.gateway import DatadogError, DatadogGateway
@@ -18,7 +15,6 @@ from sleuth.models.investigation import Evidence, InvestigationContext
 from sleuth.models.telemetry import EvidenceGap, SeriesSummary
 
 AS_SEEN = {"errors": "external_errors", "latency": "external_latency"}
-LOG_BASELINE = timedelta(minutes=30)
 
 
 def peer_evidence(
@@ -73,16 +69,15 @@ def caller_log_evidence(
     """Error logs, from anyone, that name `service`: how often its callers complain about it, baseline
     rate vs the alert window's."""
     query = f'status:error "{service}"' + (f" env:{ctx.env}" if ctx.env else "")
-    base_start = max(ctx.baseline_start, ctx.baseline_end - LOG_BASELINE)
+    base_start, base_end, scale = log_baseline(ctx)
     try:
         now = len(gateway.search_logs(query, ctx.window_start, ctx.window_end, limit=1000, max_pages=1))
-        before = len(gateway.search_logs(query, base_start, ctx.baseline_end, limit=1000, max_pages=1))
+        before = len(gateway.search_logs(query, base_start, base_end, limit=1000, max_pages=1))
     except DatadogError as err:
         gaps.append(err.gap("logs", query))
         return None
-    scale = (ctx.window_end - ctx.window_start) / max(ctx.baseline_end - base_start, timedelta(seconds=1))
     expected = before * scale
-    strength = round(stats.squash((now - expected) / math.sqrt(expected + 1.0)), 3)
+    strength = round(stats.squash(stats.count_z(now, expected)), 3)
     return Evidence(
         source="logs",
         query=query,

@@ -68,6 +68,12 @@ class Shift:
         return squash(abs(self.z))
 
 
+def count_z(observed: float, expected: float) -> float:
+    """How far a count is above what the baseline rate predicts, in Poisson-like standard deviations
+    (+1 so that an empty baseline does not make every first line infinitely surprising)."""
+    return (observed - expected) / math.sqrt(expected + 1.0)
+
+
 def squash(z: float, knee: float = 3.0, floor: float = 2.0) -> float:
     """|z| → 0..1. A service profile checks ~20 signals, so |z| ≈ 3 happens by chance: it counts for
     little (0.28), |z| ≈ 5 is clear (0.63), |z| ≥ 8 overwhelming (> 0.86)."""

@@ -8,7 +8,6 @@ round, and what it finds downstream becomes a drill-down.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 
 from sleuth.agents import judge, stats
 from sleuth.agents.cut_short import cut_short_evidence
@@ -16,6 +15,7 @@ from sleuth.agents.evidence import (
     change_evidence,
     change_named_in_errors,
     edge_evidence,
+    log_baseline,
     log_evidence,
     series_evidence,
     span_evidence,
@@ -37,7 +37,6 @@ from sleuth.models.investigation import Evidence, Hypothesis, Usage
 from sleuth.models.requests import TestInput, TestResult
 from sleuth.models.telemetry import EvidenceGap, SeriesSummary
 
-LOG_BASELINE_MINUTES = 30
 ALERT_STRENGTH = 0.6  # a threshold crossed: clear, but not how far beyond normal
 
 
@@ -145,9 +144,7 @@ class OfflineTester:
     ) -> list[Evidence]:
         ctx = inp.context
         query = f"service:{service}" + (f" env:{ctx.env}" if ctx.env else "")
-        log_baseline_start = max(
-            ctx.baseline_start, ctx.baseline_end - timedelta(minutes=LOG_BASELINE_MINUTES)
-        )
+        log_baseline_start, _, scale = log_baseline(ctx)
         try:
             window_logs = gateway.search_logs(
                 query, ctx.window_start, ctx.window_end, limit=1000, max_pages=2
@@ -158,10 +155,6 @@ class OfflineTester:
         except DatadogError as err:
             gaps.append(err.gap("logs", query))
             return []
-        # Rates, not counts: the baseline period is longer than the window.
-        scale = (ctx.window_end - ctx.window_start).total_seconds() / max(
-            1.0, (ctx.baseline_end - log_baseline_start).total_seconds()
-        )
         summary = summarize_logs(
             query,
             [*baseline_logs, *window_logs],
