@@ -17,6 +17,7 @@ from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult
 
 FIRST_ROUND_SERVICES = 6
+CLEAR_CPU_RISE_Z = 5.0  # the service's CPU z, less the whole fleet's shift
 
 
 class OfflinePlanner:
@@ -185,6 +186,16 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
         return "dependency_failure"
     if role == "external":
         return "external_dependency"
+    health = next((h for h in ctx.health if h.service == service), None)
+    cpu = memory = 0.0
+    if health is not None:
+        common = fleet_shifts(ctx.health)
+        cpu = health.cpu_z - common.get("cpu", 0.0)
+        memory = health.memory_z - common.get("memory", 0.0)
+    # A starved CPU times requests out, so it errors too; a failing code path rarely burns far more
+    # CPU. A clear CPU rise is tested as saturation first (errors alone still point at the code).
+    if cpu >= CLEAR_CPU_RISE_Z and cpu >= memory:
+        return "cpu_saturation"
     row = (
         next((r for r in ctx.span_summary.services if r.service == service), None)
         if ctx.span_summary
@@ -196,15 +207,11 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service), cut):
         if seen is not None and seen.supports:
             return "code_error"
-    health = next((h for h in ctx.health if h.service == service), None)
     if health is not None and _slower_only_on_the_wire(service, health.latency_ratio, ctx):
         return "network"
-    if health is not None:
-        common = fleet_shifts(ctx.health)
-        # Memory that moved far more than CPU is the likelier resource; CPU stays the default.
-        memory = health.memory_z - common.get("memory", 0.0)
-        if memory >= 3.0 and memory > health.cpu_z - common.get("cpu", 0.0):
-            return "memory_pressure"
+    # Memory that moved far more than CPU is the likelier resource; CPU stays the default.
+    if memory >= 3.0 and memory > cpu:
+        return "memory_pressure"
     return "cpu_saturation"
 
 
