@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from(args)
     except ValidationError as err:
-        print(f"sleuth: bad configuration: {err}", file=sys.stderr)
+        # Only what was wrong: pydantic's own text repeats every input, credentials included.
+        for e in err.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in e["loc"])
+            print(f"sleuth: bad configuration: {where + ': ' if where else ''}{e['msg']}", file=sys.stderr)
         return 2
     try:
         return _dispatch(args, settings)
@@ -186,7 +189,7 @@ async def _worker(settings: Settings) -> int:
             "no Datadog configured: set DD_API_KEY and DD_APP_KEY (and DD_SITE), or SLEUTH_DATADOG_URL"
         )
     async with shutdown_signals() as stop:
-        client = await connect(_require_temporal(settings), settings.temporal_namespace)
+        client = await connect(_require_temporal(settings), settings.temporal_namespace, settings.temporal_access)
         worker = build_worker(client, settings)
         task = asyncio.create_task(worker.run())
         print(f"worker polling task queue '{settings.task_queue}' on {settings.temporal_address}")
@@ -203,7 +206,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     address = _require_temporal(settings)
     # Connects on first use, so the intake comes up (and answers 503) while Temporal is down.
-    get_client = lazy_client(address, settings.temporal_namespace)
+    get_client = lazy_client(address, settings.temporal_namespace, settings.temporal_access)
     app = create_app(settings, get_client, insecure_dev=args.insecure_dev)
     await uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info")).serve()
     return 0

@@ -8,10 +8,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sleuth.models.investigation import Budget
+
+
+class TemporalAccess(BaseModel):
+    """How to reach a Temporal that asks for more than plaintext gRPC (Temporal Cloud, a secured
+    cluster): an API key and/or TLS, under the variable names Temporal's own CLI and SDKs read."""
+
+    api_key: str | None = None
+    tls: bool = False
+    client_cert_path: Path | None = None
+    client_key_path: Path | None = None
+    server_ca_cert_path: Path | None = None
+    server_name: str | None = None
 
 
 class Settings(BaseSettings):
@@ -20,6 +32,12 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default="sleuth", alias="SLEUTH_TASK_QUEUE")
+    temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    temporal_tls: bool | None = Field(default=None, alias="TEMPORAL_TLS")
+    temporal_tls_client_cert_path: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
+    temporal_tls_client_key_path: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
+    temporal_tls_server_ca_cert_path: Path | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    temporal_tls_server_name: str | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_NAME")
 
     dd_api_key: str | None = Field(default=None, alias="DD_API_KEY")
     dd_app_key: str | None = Field(default=None, alias="DD_APP_KEY")
@@ -48,6 +66,34 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return Path(os.path.expanduser(str(v)))
+
+    @model_validator(mode="after")
+    def _client_cert_pairs(self) -> Settings:
+        if (self.temporal_tls_client_cert_path is None) != (self.temporal_tls_client_key_path is None):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: "
+                "set both for mTLS, or neither"
+            )
+        return self
+
+    @property
+    def temporal_access(self) -> TemporalAccess:
+        """Credentials for the configured TEMPORAL_ADDRESS. As in Temporal's SDKs, an API key or a
+        client certificate turns TLS on unless TEMPORAL_TLS=false says otherwise."""
+        wants_tls = bool(
+            self.temporal_api_key
+            or self.temporal_tls_client_cert_path
+            or self.temporal_tls_server_ca_cert_path
+            or self.temporal_tls_server_name
+        )
+        return TemporalAccess(
+            api_key=self.temporal_api_key,
+            tls=wants_tls if self.temporal_tls is None else self.temporal_tls,
+            client_cert_path=self.temporal_tls_client_cert_path,
+            client_key_path=self.temporal_tls_client_key_path,
+            server_ca_cert_path=self.temporal_tls_server_ca_cert_path,
+            server_name=self.temporal_tls_server_name,
+        )
 
     @property
     def sandbox_mode(self) -> bool:

@@ -88,7 +88,8 @@ async def running_stack(
                 }
             )
             say(f"no Datadog keys: serving the sandbox Datadog world '{sandbox.world.name}' at {sandbox.url}")
-        client = await connect(address, settings.temporal_namespace)
+        access = settings.temporal_access if settings.temporal_address else None  # embedded: plaintext
+        client = await connect(address, settings.temporal_namespace, access)
         readiness.set("temporal", True)
         if run_worker:
             worker = build_worker(client, settings)

@@ -203,7 +203,11 @@ def main_feedback(
     from sleuth.worker import connect
 
     async def run() -> tuple[Feedback, Path]:
-        client = await connect(settings.temporal_address or DEFAULT_TEMPORAL, settings.temporal_namespace)
+        client = await connect(
+            settings.temporal_address or DEFAULT_TEMPORAL,
+            settings.temporal_namespace,
+            settings.temporal_access if settings.temporal_address else None,
+        )
         return await give_feedback(
             client, settings.data_dir, investigation_id, correct=correct, cause=cause, by=by, note=note
         )

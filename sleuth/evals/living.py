@@ -222,7 +222,11 @@ def main_export(settings: Settings, investigation_id: str, out: Path | None) -> 
     from sleuth.worker import connect
 
     async def run() -> Path:
-        client = await connect(settings.temporal_address or DEFAULT_TEMPORAL, settings.temporal_namespace)
+        client = await connect(
+            settings.temporal_address or DEFAULT_TEMPORAL,
+            settings.temporal_namespace,
+            settings.temporal_access if settings.temporal_address else None,
+        )
         return await export_case(client, settings.data_dir, investigation_id, out)
 
     folder = asyncio.run(run())

@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from sleuth.config import Settings
+from sleuth.config import Settings, TemporalAccess
 from sleuth.intake.dedup import Coalescer
 from sleuth.intake.delivery import Accepted, deliver
 from sleuth.intake.payload import WebhookPayload, investigation_id
@@ -74,7 +74,12 @@ class Readiness:
         return all(self.checks.values())
 
 
-def lazy_client(address: str, namespace: str = "default", connect_timeout: float = 5.0) -> ClientProvider:
+def lazy_client(
+    address: str,
+    namespace: str = "default",
+    access: TemporalAccess | None = None,
+    connect_timeout: float = 5.0,
+) -> ClientProvider:
     """Connect on first use and keep the client (it reconnects by itself after an outage). The
     intake must come up, and answer 503, while Temporal is still down; one lock keeps a storm
     from opening a connection per request."""
@@ -88,7 +93,7 @@ def lazy_client(address: str, namespace: str = "default", connect_timeout: float
         if client is None:
             async with lock:
                 if client is None:
-                    client = await asyncio.wait_for(connect(address, namespace), connect_timeout)
+                    client = await asyncio.wait_for(connect(address, namespace, access), connect_timeout)
         return client
 
     return get
@@ -101,7 +106,7 @@ def from_environment() -> FastAPI:
         raise ValueError("TEMPORAL_ADDRESS is required to run the intake on its own")
     insecure = os.environ.get("SLEUTH_INSECURE_DEV", "") == "1"
     return create_app(
-        settings, lazy_client(settings.temporal_address, settings.temporal_namespace), insecure_dev=insecure
+        settings, lazy_client(settings.temporal_address, settings.temporal_namespace, settings.temporal_access), insecure_dev=insecure
     )
 
 
