@@ -49,7 +49,7 @@ def investigate(
     else:
         server = case.server()
     server.start()
-    server.ctx.started -= late  # the world's clock runs ahead, as when a loaded worker starts the investigation late
+    server.ctx.advance(late)  # as when a loaded worker starts the investigation late
     lines: list[str] = []
     try:
         gw = DatadogGateway(

@@ -146,3 +146,13 @@ def test_the_server_clock_starts_at_the_anchor() -> None:
     assert payload["alert_cycle_key"] == again["alert_cycle_key"] and payload["id"] != again["id"]
     newest = datetime.fromisoformat(logs["data"][0]["attributes"]["timestamp"].replace("Z", "+00:00"))
     assert anchor - timedelta(minutes=2) < newest <= srv.now()
+
+
+def test_the_clock_can_be_moved_ahead_as_for_a_late_investigation() -> None:
+    anchor = datetime(2026, 2, 3, 14, 7, 30, tzinfo=UTC)
+    with SandboxServer(WORLD, api_key=API_KEY, app_key=APP_KEY, anchor=anchor) as srv:
+        srv.ctx.advance(90)
+        assert timedelta(seconds=90) <= srv.now() - anchor < timedelta(seconds=120)
+        assert srv.alert_payload()["date"] == str(int(anchor.timestamp() * 1000)), (
+            "the alert stays where it fired"
+        )

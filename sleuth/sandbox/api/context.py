@@ -38,5 +38,9 @@ class ApiContext:
         """The world's clock: the anchor when the server started, moving at wall-clock speed."""
         return self.anchor + (time.time() - self.started)
 
+    def advance(self, seconds: float) -> None:
+        """Move the world's clock ahead, as when an investigation starts `seconds` after its alert."""
+        self.started -= seconds
+
     def is_removed(self, metric: str) -> bool:
         return metric in self.removed
