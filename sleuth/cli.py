@@ -54,6 +54,15 @@ def parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run a worker against an existing Temporal")
     _common(worker)
+    worker.add_argument(
+        "--health-port",
+        type=int,
+        default=0,
+        help="serve GET /healthz (worker polling and Temporal reachable) and /livez on this port (default: off)",
+    )
+    worker.add_argument(
+        "--host", default="127.0.0.1", help="bind address of the health port (default 127.0.0.1)"
+    )
 
     serve = sub.add_parser("serve", help="run the webhook intake against an existing Temporal")
     _common(serve)
@@ -123,7 +132,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
         return asyncio.run(_up(settings, args))
     if args.command == "worker":
-        return asyncio.run(_worker(settings))
+        return asyncio.run(_worker(settings, args))
     if args.command == "serve":
         return asyncio.run(_serve(settings, args))
     if args.command == "eval" and args.dataset == "living":
@@ -180,7 +189,11 @@ def _require_temporal(settings: Settings) -> str:
     return settings.temporal_address
 
 
-async def _worker(settings: Settings) -> int:
+async def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+    from temporalio.client import Client
+
+    from sleuth.health import Readiness, health_app
     from sleuth.runtime import shutdown_signals
     from sleuth.worker import build_worker, connect
 
@@ -189,13 +202,38 @@ async def _worker(settings: Settings) -> int:
             "no Datadog configured: set DD_API_KEY and DD_APP_KEY (and DD_SITE), or SLEUTH_DATADOG_URL"
         )
     async with shutdown_signals() as stop:
-        client = await connect(_require_temporal(settings), settings.temporal_namespace, settings.temporal_access)
+        client = await connect(
+            _require_temporal(settings), settings.temporal_namespace, settings.temporal_access
+        )
         worker = build_worker(client, settings)
         task = asyncio.create_task(worker.run())
+        readiness = Readiness(worker=True)
+        task.add_done_callback(lambda _: readiness.set("worker", False))
+        health: uvicorn.Server | None = None
+        if args.health_port:
+
+            async def get_client() -> Client:
+                return client
+
+            app = health_app("Sleuth worker", readiness, get_client)
+            health = uvicorn.Server(
+                uvicorn.Config(app, host=args.host, port=args.health_port, log_level="warning")
+            )
+            health_task = asyncio.create_task(health.serve())
         print(f"worker polling task queue '{settings.task_queue}' on {settings.temporal_address}")
-        await stop.wait()
-        await worker.shutdown()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, task], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not task.done():
+            await worker.shutdown()
         await asyncio.gather(task, return_exceptions=True)
+        if health is not None:
+            health.should_exit = True
+            await health_task
+        if not stop.is_set():  # the worker stopped by itself: a fatal error, not a requested stop
+            error = task.exception() if not task.cancelled() else None
+            print(f"sleuth: the worker stopped: {error!r}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -55,7 +55,7 @@ async def running_stack(
     run_intake: bool = True,
     say: Any = print,
 ) -> AsyncIterator[Stack]:
-    readiness = Readiness()
+    readiness = Readiness(intake=True)
     readiness.set("temporal", False)
     if run_worker:
         readiness.set("worker", False)

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from sleuth.config import Settings, TemporalAccess
+from sleuth.health import ClientProvider, Readiness, add_health_routes, temporal_problem
 from sleuth.intake.dedup import Coalescer
 from sleuth.intake.delivery import Accepted, deliver
 from sleuth.intake.payload import WebhookPayload, investigation_id
@@ -47,8 +47,6 @@ RPC_TIMEOUT_SECONDS = 5.0
 SUSPECT_SECONDS = 30.0
 TOKEN_HEADER = "X-Sleuth-Token"
 
-ClientProvider = Callable[[], Awaitable[Client]]
-
 __all__ = ["Accepted", "ClientProvider", "Readiness", "create_app", "from_environment", "lazy_client"]
 
 
@@ -58,20 +56,6 @@ class Unreachable(RuntimeError):
 
 class Problem(BaseModel):
     detail: Any
-
-
-class Readiness:
-    """What /healthz reports: the intake is ready only when its dependencies are."""
-
-    def __init__(self) -> None:
-        self.checks: dict[str, bool] = {"intake": True}
-
-    def set(self, name: str, ok: bool) -> None:
-        self.checks[name] = ok
-
-    @property
-    def ready(self) -> bool:
-        return all(self.checks.values())
 
 
 def lazy_client(
@@ -106,7 +90,9 @@ def from_environment() -> FastAPI:
         raise ValueError("TEMPORAL_ADDRESS is required to run the intake on its own")
     insecure = os.environ.get("SLEUTH_INSECURE_DEV", "") == "1"
     return create_app(
-        settings, lazy_client(settings.temporal_address, settings.temporal_namespace, settings.temporal_access), insecure_dev=insecure
+        settings,
+        lazy_client(settings.temporal_address, settings.temporal_namespace, settings.temporal_access),
+        insecure_dev=insecure,
     )
 
 
@@ -164,7 +150,7 @@ def create_app(
     # Every response counted by status class and timed (DogStatsD; a no-op without an Agent):
     # the intake-5xx monitor in monitoring/ reads it.
     app.add_middleware(IntakeMetrics)
-    ready = readiness or Readiness()
+    ready = readiness or Readiness(intake=True)
     app.state.readiness = ready
     # coalesce=False sends every delivery to Temporal: the same outcome at more cost (dedup.py)
     coalescer = app.state.coalescer = Coalescer() if coalesce else None
@@ -185,34 +171,7 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
-    async def temporal_check() -> str | None:
-        """None when Temporal answers its health check, else why not."""
-        try:
-            c = await asyncio.wait_for(client(), 3)
-            ok = await c.service_client.check_health(timeout=timedelta(seconds=2))
-            return None if ok else "Temporal reports its workflow service as not serving"
-        except Exception as err:  # noqa: BLE001 - any failure means "not reachable", reported as such
-            return f"{type(err).__name__}: {err}"[:300]
-
-    @app.get("/livez", summary="Liveness: the process answers (no dependency is checked)")
-    async def livez() -> dict[str, str]:
-        return {"status": "alive"}
-
-    @app.get(
-        "/healthz",
-        summary="Readiness: Temporal is reachable and the process is set up",
-        responses={503: {"description": "not ready"}},
-    )
-    async def healthz() -> JSONResponse:
-        error = await temporal_check()
-        checks = {**ready.checks, "temporal_reachable": error is None}
-        ok = all(checks.values())
-        body: dict[str, Any] = {"ready": ok, "checks": checks}
-        if error:
-            body["temporal_error"] = error
-        return JSONResponse(status_code=200 if ok else 503, content=body)
-
-    app.add_api_route("/readyz", healthz, methods=["GET"], summary="Readiness (alias of /healthz)")
+    add_health_routes(app, ready, client)
 
     @app.post(
         "/webhooks/datadog",
@@ -262,7 +221,7 @@ def create_app(
         alert = payload.to_alert(fallback_delivery_id=f"body-{hashlib.sha256(raw).hexdigest()[:24]}")
 
         if time.monotonic() < suspect_until:
-            reason = await temporal_check()
+            reason = await temporal_problem(client)
             if reason:
                 return unavailable(reason)
             suspect_until = 0.0
