@@ -21,6 +21,7 @@ up: setup
 
 lint: setup
 	$(VENV)/bin/ruff check sleuth tests bench
+	$(VENV)/bin/ruff format --check sleuth tests bench
 	$(VENV)/bin/mypy sleuth
 
 test: lint

@@ -29,7 +29,11 @@ from sleuth.models.requests import ConcludeInput, PlanInput, TestInput
 
 
 def investigate(
-    dataset: str, name: str, verbose: bool, anchor_second: int | None = None, at: str | None = None,
+    dataset: str,
+    name: str,
+    verbose: bool,
+    anchor_second: int | None = None,
+    at: str | None = None,
     late: float = 0.0,
 ) -> tuple[str, bool, bool, str]:
     [case] = cases_for(dataset, [name])  # built in the worker process: case factories do not pickle
@@ -122,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--anchor-second", type=int, help="Nezha: fire the alert at this second of the minute")
     p.add_argument("--at", help="sandbox: simulate the world with its alert firing at this ISO time")
-    p.add_argument("--late", type=float, default=0.0, help="start the investigation this many seconds after the alert")
+    p.add_argument(
+        "--late", type=float, default=0.0, help="start the investigation this many seconds after the alert"
+    )
     a = p.parse_args(argv)
     cases = cases_for(a.dataset, None if a.all else a.cases)
     started = datetime.now(UTC)
@@ -130,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         n = len(cases)
         results = list(
             pool.map(
-                investigate, [a.dataset] * n, [c.name for c in cases], [a.verbose] * n, [a.anchor_second] * n, [a.at] * n, [a.late] * n
+                investigate,
+                [a.dataset] * n,
+                [c.name for c in cases],
+                [a.verbose] * n,
+                [a.anchor_second] * n,
+                [a.at] * n,
+                [a.late] * n,
             )
         )
     for text, *_ in results:

@@ -34,8 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every-hours", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", type=Path, help="write a markdown summary here")
-    p.add_argument("--first", type=datetime.fromisoformat, default=FIRST_DAY, help="the grid's first instant (ISO)")
-    p.add_argument("--late", type=float, default=0.0, help="start each investigation this many seconds after its alert")
+    p.add_argument(
+        "--first", type=datetime.fromisoformat, default=FIRST_DAY, help="the grid's first instant (ISO)"
+    )
+    p.add_argument(
+        "--late", type=float, default=0.0, help="start each investigation this many seconds after its alert"
+    )
     a = p.parse_args(argv)
     names = [c.name for c in cases_for("sandbox", None)]
     grid = anchors(a.days, a.every_hours, a.first)
@@ -44,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     misses: dict[str, list[str]] = defaultdict(list)
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         futures = [
-            pool.submit(investigate, "sandbox", name, False, None, at.isoformat(), a.late) for name, at in jobs
+            pool.submit(investigate, "sandbox", name, False, None, at.isoformat(), a.late)
+            for name, at in jobs
         ]
         for i, ((name, at), fut) in enumerate(zip(jobs, futures, strict=True), 1):
             head, top1, _, _ = fut.result()
@@ -78,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name in names:
         missed = misses.get(name, [])
-        lines.append(f"| {name} | {len(grid) - len(missed)}/{len(grid)} | {'misses below' if missed else ''} |")
+        lines.append(
+            f"| {name} | {len(grid) - len(missed)}/{len(grid)} | {'misses below' if missed else ''} |"
+        )
     for name, items in misses.items():
         lines += ["", f"## {name}", ""] + [f"- {m}" for m in items]
     text = "\n".join(lines) + "\n"

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     temporal_tls: bool | None = Field(default=None, alias="TEMPORAL_TLS")
     temporal_tls_client_cert_path: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
     temporal_tls_client_key_path: Path | None = Field(default=None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
-    temporal_tls_server_ca_cert_path: Path | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    temporal_tls_server_ca_cert_path: Path | None = Field(
+        default=None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+    )
     temporal_tls_server_name: str | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_NAME")
 
     dd_api_key: str | None = Field(default=None, alias="DD_API_KEY")

@@ -65,7 +65,9 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def harness(client: Client, world: str, *, run_worker: bool = True, **settings_kw: Any) -> AsyncIterator[Harness]:
+async def harness(
+    client: Client, world: str, *, run_worker: bool = True, **settings_kw: Any
+) -> AsyncIterator[Harness]:
     server = SandboxServer(world)
     await asyncio.to_thread(server.start)
     settings = Settings(
@@ -85,7 +87,9 @@ async def harness(client: Client, world: str, *, run_worker: bool = True, **sett
 
     app = create_app(settings, get_client)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://intake"
+        ) as http:
             h = Harness(client, server, settings, http)
             if run_worker:
                 async with build_worker(client, settings):

@@ -12,8 +12,14 @@ from sleuth.sandbox import load_truth
 
 
 def test_demo_prints_the_report_with_the_root_cause_and_temporal_commands(tmp_path: Path) -> None:
-    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path), "DD_API_KEY": "", "DD_APP_KEY": "",
-           "SLEUTH_DATADOG_URL": "", "TEMPORAL_ADDRESS": ""}
+    env = {
+        **os.environ,
+        "SLEUTH_DATA_DIR": str(tmp_path),
+        "DD_API_KEY": "",
+        "DD_APP_KEY": "",
+        "SLEUTH_DATADOG_URL": "",
+        "TEMPORAL_ADDRESS": "",
+    }
     args = ["demo", "--port", str(free_port()), "--temporal-port", str(free_port()), "--ui-port", "0"]
     done = subprocess.run(
         [sys.executable, "-m", "sleuth.cli", *args], env=env, capture_output=True, text=True, timeout=180

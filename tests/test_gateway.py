@@ -55,7 +55,9 @@ def test_reads_every_kind_of_telemetry(server: SandboxServer) -> None:
     names = gw.list_metrics(now - timedelta(hours=1))
     assert any(n.startswith("trace.") for n in names)
     hits = next(n for n in names if n.startswith("trace.") and n.endswith(".hits"))
-    series = gw.query_metrics([f"sum:{hits}{{*}} by {{service}}.as_count()"], now - timedelta(minutes=30), now)
+    series = gw.query_metrics(
+        [f"sum:{hits}{{*}} by {{service}}.as_count()"], now - timedelta(minutes=30), now
+    )
     assert series and series[0].scope.startswith("service:") and any(v for v in series[0].values)
     spans = gw.search_spans("*", now - timedelta(hours=2), now, limit=1500, max_pages=2)
     assert len(spans) == 1500 and all(s.trace_id and s.service for s in spans)

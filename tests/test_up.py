@@ -28,7 +28,18 @@ def test_up_becomes_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None
         "TEMPORAL_ADDRESS": "",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sleuth.cli", "up", "--port", str(port), "--temporal-port", str(temporal_port), "--ui-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "sleuth.cli",
+            "up",
+            "--port",
+            str(port),
+            "--temporal-port",
+            str(temporal_port),
+            "--ui-port",
+            "0",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -45,7 +56,9 @@ def test_up_becomes_healthy_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None
             if status == 200:
                 break
             time.sleep(0.3)
-        assert status == 200, proc.stdout.read() if proc.poll() is not None and proc.stdout else "never healthy"
+        assert status == 200, (
+            proc.stdout.read() if proc.poll() is not None and proc.stdout else "never healthy"
+        )
         assert port_open("127.0.0.1", temporal_port)
         assert (tmp_path / "temporal.db").exists()
 
@@ -65,7 +78,12 @@ def test_sigterm_while_still_starting_stops_cleanly(tmp_path: Path) -> None:
     process mid-start (which would orphan that server): it stops the stack once it is up."""
     port, temporal_port = free_port(), free_port()
     env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path), "DD_API_KEY": "", "DD_APP_KEY": ""}
-    env |= {"SLEUTH_DATADOG_URL": "", "TEMPORAL_ADDRESS": "", "SLEUTH_WEBHOOK_TOKEN": "t", "PYTHONUNBUFFERED": "1"}
+    env |= {
+        "SLEUTH_DATADOG_URL": "",
+        "TEMPORAL_ADDRESS": "",
+        "SLEUTH_WEBHOOK_TOKEN": "t",
+        "PYTHONUNBUFFERED": "1",
+    }
     args = ["up", "--port", str(port), "--temporal-port", str(temporal_port), "--ui-port", "0"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "sleuth.cli", *args],

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from sleuth.models.investigation import Decision, Hint, Report, StopRequest
 from sleuth.sandbox import load_truth
@@ -23,7 +24,9 @@ async def test_webhook_to_findings_event_with_contract_tags(temporal_client: Cli
     report = Report.model_validate(raw.model_dump())
     assert report.verdict == "root_cause_found"
     assert report.root_cause is not None and report.root_cause.service == truth.root_cause_service
-    assert report.hypotheses and all(x.status in ("validated", "invalidated", "inconclusive") for x in report.hypotheses)
+    assert report.hypotheses and all(
+        x.status in ("validated", "invalidated", "inconclusive") for x in report.hypotheses
+    )
     assert any(e.query and e.observation for x in report.hypotheses for e in x.evidence)
     assert report.usage.datadog_calls > 0
     events = h.events("finding")
@@ -83,10 +86,14 @@ async def test_approve_executes_the_action_and_reject_does_not(temporal_client: 
             assert st.action is not None and st.action.status == "proposed"
             update = InvestigateAlert.approve if decision == "approve" else InvestigateAlert.reject
             await h.handle(wid).execute_update(update, Decision(by="bob", comment="ok"))
-            with pytest.raises(WorkflowUpdateFailedError):
-                await h.handle(wid).execute_update(update, Decision(by="bob"))
+            # A second decision is refused: by the validator while the investigation is open, or by
+            # Temporal when the first decision already let it finish (a rejection ends it at once).
+            with pytest.raises((WorkflowUpdateFailedError, RPCError)) as second:
+                await h.handle(wid).execute_update(update, Decision(by="mallory"))
+            if isinstance(second.value, RPCError):
+                assert "closing workflow" in str(second.value) or "already completed" in str(second.value)
             report = await h.handle(wid).result()
-            assert report.action is not None
+            assert report.action is not None and report.action.decided_by == "bob"
             if decision == "approve":
                 assert report.action.status == "executed" and report.action.decided_by == "bob"
                 assert len(h.events("action")) == 1
@@ -111,7 +118,8 @@ async def test_a_hint_is_tested_in_the_next_round(temporal_client: Client) -> No
     async with harness(temporal_client, world, approval_timeout=1) as h:
         wid = await h.fire()
         await h.handle(wid).signal(
-            InvestigateAlert.hint, Hint(text="look at the cache", service=truth.root_cause_service, kind="network", by="carol")
+            InvestigateAlert.hint,
+            Hint(text="look at the cache", service=truth.root_cause_service, kind="network", by="carol"),
         )
         report = await h.handle(wid).result()
     human = [x for x in report.hypotheses if x.origin == "human"]

@@ -50,8 +50,12 @@ def scan(
         if metric in names:
             queries.append((f"avg:{metric}{{{scope}}} by {{service}}", part, ""))
     for op in _client_operations(names):
-        queries.append((f"sum:trace.{op}.hits{{{scope}}} by {{peer.service}}.as_count()", "hits", f"peer:{op}"))
-        queries.append((f"sum:trace.{op}.errors{{{scope}}} by {{peer.service}}.as_count()", "errors", f"peer:{op}"))
+        queries.append(
+            (f"sum:trace.{op}.hits{{{scope}}} by {{peer.service}}.as_count()", "hits", f"peer:{op}")
+        )
+        queries.append(
+            (f"sum:trace.{op}.errors{{{scope}}} by {{peer.service}}.as_count()", "errors", f"peer:{op}")
+        )
         queries.append((f"avg:trace.{op}.duration{{{scope}}} by {{peer.service}}", "duration", f"peer:{op}"))
     series: list[tuple[Series, str, str]] = []
     for i in range(0, len(queries), QUERIES_PER_CALL):
@@ -72,7 +76,9 @@ def _traced_operations(names: list[str]) -> set[str]:
 
 def _operations(names: list[str]) -> list[str]:
     """Trace operations that report hits, servers before clients (a client span is a caller's view)."""
-    return sorted(_traced_operations(names), key=lambda op: (bool(_CLIENT_OP.search(op)), op))[:MAX_OPERATIONS]
+    return sorted(_traced_operations(names), key=lambda op: (bool(_CLIENT_OP.search(op)), op))[
+        :MAX_OPERATIONS
+    ]
 
 
 def _client_operations(names: list[str]) -> list[str]:
@@ -174,7 +180,6 @@ def _time_at(s: Series, w0: float, index: int) -> float | None:
 def _first(a: float | None, b: float | None) -> float | None:
     vals = [x for x in (a, b) if x is not None and math.isfinite(x)]
     return min(vals) if vals else None
-
 
 
 def fleet_shifts(health: list[ServiceHealth]) -> dict[str, float]:

@@ -169,9 +169,16 @@ def _doubled(kind: RootCauseKind, evidence: list[Evidence]) -> bool:
     """CPU or memory use that at least doubled is not "normal", even when a noisy baseline keeps its z
     small: too weak to validate saturation, it still cannot rule it out."""
     needs = KIND_SIGNALS.get(kind, ())
-    return bool(needs) and needs[0] in RESOURCE_LEVELS and any(
-        e.signal == needs[0] and e.baseline and e.current is not None and e.current >= DOUBLED * e.baseline
-        for e in evidence
+    return (
+        bool(needs)
+        and needs[0] in RESOURCE_LEVELS
+        and any(
+            e.signal == needs[0]
+            and e.baseline
+            and e.current is not None
+            and e.current >= DOUBLED * e.baseline
+            for e in evidence
+        )
     )
 
 

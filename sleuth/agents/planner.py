@@ -130,7 +130,9 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
     for h in ctx.health:
         err = stats.squash(h.error_z) if h.error_rate_now > h.error_rate_before else 0.0
         lat = stats.squash(h.latency_z)
-        res = 0.7 * stats.squash(max(h.cpu_z - common.get("cpu", 0.0), h.memory_z - common.get("memory", 0.0)))
+        res = 0.7 * stats.squash(
+            max(h.cpu_z - common.get("cpu", 0.0), h.memory_z - common.get("memory", 0.0))
+        )
         surge = ratio_strength(h.hits_ratio or 1.0, 1.5, 4.0)
         anomaly = max(err, lat, res, surge)
         anomalous[h.service] = anomaly

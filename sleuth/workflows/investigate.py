@@ -424,7 +424,9 @@ class InvestigateAlert:
         for hid, h in list(self._hypotheses.items()):
             if h.status == "pending":
                 gap = EvidenceGap(source="monitor", query=h.statement[:120], reason=f"not tested: {why}")
-                self._hypotheses[hid] = h.model_copy(update={"status": "inconclusive", "gaps": [*h.gaps, gap]})
+                self._hypotheses[hid] = h.model_copy(
+                    update={"status": "inconclusive", "gaps": [*h.gaps, gap]}
+                )
 
     def _check_budgets(self) -> None:
         if self._budget_spent():

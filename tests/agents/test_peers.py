@@ -76,7 +76,9 @@ def test_callers_error_logs_name_a_failing_external_api_and_not_a_healthy_one(
 def test_a_queue_without_a_tracer_is_seen_failing_through_its_producers() -> None:
     """clickstream-kafka has no APM of its own; its producers' `kafka.produce` client spans carry its
     failures, so the health scan gives it an error rate although no span into it was sampled."""
-    server = SandboxServer("analytics-disk-full", anchor=datetime(2026, 12, 4, 14, 43, 37, tzinfo=UTC)).start()
+    server = SandboxServer(
+        "analytics-disk-full", anchor=datetime(2026, 12, 4, 14, 43, 37, tzinfo=UTC)
+    ).start()
     try:
         gw = DatadogGateway(
             GatewayConfig(base_url=server.url, api_key=server.ctx.api_key, app_key=server.ctx.app_key),

@@ -75,9 +75,17 @@ def test_count_floors_follow_the_unit_of_each_count() -> None:
 
 def own_time(before_ms: float, now_ms: float) -> float:
     row = ServiceSpanStats(
-        service="pricing", baseline_spans=200, window_spans=40, baseline_self_ms=before_ms, window_self_ms=now_ms
+        service="pricing",
+        baseline_spans=200,
+        window_spans=40,
+        baseline_self_ms=before_ms,
+        window_self_ms=now_ms,
     )
-    [ev] = [e for e in span_evidence(SpanSummary(query="*", services=[row]), "pricing") if e.signal == "self_latency"]
+    [ev] = [
+        e
+        for e in span_evidence(SpanSummary(query="*", services=[row]), "pricing")
+        if e.signal == "self_latency"
+    ]
     return ev.strength
 
 

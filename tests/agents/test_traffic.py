@@ -169,7 +169,12 @@ def test_a_surge_at_the_entry_is_the_cause_of_the_saturation_it_sends_downstream
     surge, but nothing they do sends web more requests."""
     c = ctx(web=load(6.0), checkout=load(6.0), payments=load(6.0), email=load(1.0), catalog=load(5.0))
     surge = judged(
-        "h1", "web", "traffic_surge", c, _ev("metrics", "hits", 1.0), _ev("metrics", "latency", 1.0),
+        "h1",
+        "web",
+        "traffic_surge",
+        c,
+        _ev("metrics", "hits", 1.0),
+        _ev("metrics", "latency", 1.0),
         _ev("logs", "log_errors", 1.0),
     )
     saturated = [

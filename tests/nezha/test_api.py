@@ -54,12 +54,17 @@ from tests.nezha.conftest import ANCHOR, API_KEY, APP_KEY
 
 SPAN_FACETS = ["service", "resource_name", "operation_name", "pod_name", "host"]
 LOG_FACETS = ["service", "status", "pod_name", "host", "kube_container_name"]
-LABEL_WORDS = re.compile(r"cpu_contention|network_delay|cpu_consumed|root_?cause|fault_?type|nezha-hipster|"
-                         r"\breturn\b|\bexception\b", re.I)
+LABEL_WORDS = re.compile(
+    r"cpu_contention|network_delay|cpu_consumed|root_?cause|fault_?type|nezha-hipster|"
+    r"\breturn\b|\bexception\b",
+    re.I,
+)
 
 
 def _raw(srv: Any) -> ApiClient:
-    cfg = Configuration(host=srv.url, api_key={"apiKeyAuth": API_KEY, "appKeyAuth": APP_KEY}, preload_content=False)
+    cfg = Configuration(
+        host=srv.url, api_key={"apiKeyAuth": API_KEY, "appKeyAuth": APP_KEY}, preload_content=False
+    )
     return ApiClient(cfg)
 
 
@@ -81,21 +86,37 @@ class Crawl:
 
 
 def _timeseries(api: ApiClient, start: datetime, end: datetime, queries: list[str]) -> Any:
-    body = TimeseriesFormulaQueryRequest(data=TimeseriesFormulaRequest(
-        type=TimeseriesFormulaRequestType.TIMESERIES_REQUEST,
-        attributes=TimeseriesFormulaRequestAttributes(
-            _from=int(start.timestamp() * 1000), to=int(end.timestamp() * 1000), interval=60_000,
-            queries=TimeseriesFormulaRequestQueries([
-                MetricsTimeseriesQuery(data_source=MetricsDataSource.METRICS, name=f"q{i}", query=q)
-                for i, q in enumerate(queries)]))))
+    body = TimeseriesFormulaQueryRequest(
+        data=TimeseriesFormulaRequest(
+            type=TimeseriesFormulaRequestType.TIMESERIES_REQUEST,
+            attributes=TimeseriesFormulaRequestAttributes(
+                _from=int(start.timestamp() * 1000),
+                to=int(end.timestamp() * 1000),
+                interval=60_000,
+                queries=TimeseriesFormulaRequestQueries(
+                    [
+                        MetricsTimeseriesQuery(data_source=MetricsDataSource.METRICS, name=f"q{i}", query=q)
+                        for i, q in enumerate(queries)
+                    ]
+                ),
+            ),
+        )
+    )
     return MetricsV2(api).query_timeseries_data(body=body)
 
 
 def _spans_page(api: ApiClient, start: datetime, end: datetime, sort: SpansSort, cursor: str | None) -> Any:
     page = SpansListRequestPage(limit=1000, cursor=cursor) if cursor else SpansListRequestPage(limit=1000)
-    return SpansApi(api).list_spans(body=SpansListRequest(data=SpansListRequestData(
-        type=SpansListRequestType.SEARCH_REQUEST, attributes=SpansListRequestAttributes(
-            filter=SpansQueryFilter(query="*", _from=_iso(start), to=_iso(end)), sort=sort, page=page))))
+    return SpansApi(api).list_spans(
+        body=SpansListRequest(
+            data=SpansListRequestData(
+                type=SpansListRequestType.SEARCH_REQUEST,
+                attributes=SpansListRequestAttributes(
+                    filter=SpansQueryFilter(query="*", _from=_iso(start), to=_iso(end)), sort=sort, page=page
+                ),
+            )
+        )
+    )
 
 
 def test_no_label_in_anything_the_api_serves(nezha_srv: Any) -> None:
@@ -114,15 +135,23 @@ def test_no_label_in_anything_the_api_serves(nezha_srv: Any) -> None:
             services |= {t[8:] for t in s["group_tags"] if t.startswith("service:")}
     assert len(services) == 10
     for service in sorted(services):
-        crawl.take(MetricsV1(api).list_active_metrics(_from=int(start.timestamp()), tag_filter=f"service:{service}"))
+        crawl.take(
+            MetricsV1(api).list_active_metrics(_from=int(start.timestamp()), tag_filter=f"service:{service}")
+        )
     # Logs: every page. Spans: both ends of the window, and every distinct value of their facets.
     cursor: str | None = None
     n_logs = 0
     while True:
         page = LogsListRequestPage(limit=1000, cursor=cursor) if cursor else LogsListRequestPage(limit=1000)
-        body = crawl.take(LogsApi(api).list_logs(body=LogsListRequest(
-            filter=LogsQueryFilter(query="*", _from=_iso(start), to=_iso(now)), sort=LogsSort.TIMESTAMP_ASCENDING,
-            page=page)))
+        body = crawl.take(
+            LogsApi(api).list_logs(
+                body=LogsListRequest(
+                    filter=LogsQueryFilter(query="*", _from=_iso(start), to=_iso(now)),
+                    sort=LogsSort.TIMESTAMP_ASCENDING,
+                    page=page,
+                )
+            )
+        )
         n_logs += len(body["data"])
         cursor = (body.get("meta") or {}).get("page", {}).get("after")
         if not cursor:
@@ -135,17 +164,37 @@ def test_no_label_in_anything_the_api_serves(nezha_srv: Any) -> None:
             assert len(body["data"]) == 1000
             cursor = (body.get("meta") or {}).get("page", {}).get("after")
     # Nested groups: every distinct combination of these facets' values, in one pass each.
-    crawl.take(SpansApi(api).aggregate_spans(body=SpansAggregateRequest(data=SpansAggregateData(
-        type=SpansAggregateRequestType.AGGREGATE_REQUEST, attributes=SpansAggregateRequestAttributes(
-            compute=[SpansCompute(aggregation=SpansAggregationFunction.COUNT)],
-            filter=SpansQueryFilter(query="*", _from=_iso(start), to=_iso(now)),
-            group_by=[SpansGroupBy(facet=f, limit=10_000) for f in SPAN_FACETS])))))
-    crawl.take(LogsApi(api).aggregate_logs(body=LogsAggregateRequest(
-        compute=[LogsCompute(aggregation=LogsAggregationFunction.COUNT)],
-        filter=LogsQueryFilter(query="*", _from=_iso(start), to=_iso(now)),
-        group_by=[LogsGroupBy(facet=f, limit=10_000) for f in LOG_FACETS])))
-    events = crawl.take(EventsApi(api).list_events(filter_query="*", filter_from=_iso(ANCHOR - timedelta(days=2)),
-                                                   filter_to=_iso(now), page_limit=1000))
+    crawl.take(
+        SpansApi(api).aggregate_spans(
+            body=SpansAggregateRequest(
+                data=SpansAggregateData(
+                    type=SpansAggregateRequestType.AGGREGATE_REQUEST,
+                    attributes=SpansAggregateRequestAttributes(
+                        compute=[SpansCompute(aggregation=SpansAggregationFunction.COUNT)],
+                        filter=SpansQueryFilter(query="*", _from=_iso(start), to=_iso(now)),
+                        group_by=[SpansGroupBy(facet=f, limit=10_000) for f in SPAN_FACETS],
+                    ),
+                )
+            )
+        )
+    )
+    crawl.take(
+        LogsApi(api).aggregate_logs(
+            body=LogsAggregateRequest(
+                compute=[LogsCompute(aggregation=LogsAggregationFunction.COUNT)],
+                filter=LogsQueryFilter(query="*", _from=_iso(start), to=_iso(now)),
+                group_by=[LogsGroupBy(facet=f, limit=10_000) for f in LOG_FACETS],
+            )
+        )
+    )
+    events = crawl.take(
+        EventsApi(api).list_events(
+            filter_query="*",
+            filter_from=_iso(ANCHOR - timedelta(days=2)),
+            filter_to=_iso(now),
+            page_limit=1000,
+        )
+    )
     assert events["data"] == []
     crawl.bodies.append(json.dumps(nezha_srv.alert_payload()))
 
@@ -162,17 +211,24 @@ def test_the_investigators_gateway_sees_the_alert_and_the_call_graph(nezha_srv: 
     gw = DatadogGateway(GatewayConfig(base_url=nezha_srv.url, api_key=API_KEY, app_key=APP_KEY))
     payload = nezha_srv.alert_payload()
     assert int(payload["date"]) == int(ANCHOR.timestamp() * 1000)
-    assert payload["monitor_id"] == str(nezha_srv.world.monitor().id) and "service:frontend" in payload["scope"]
+    assert (
+        payload["monitor_id"] == str(nezha_srv.world.monitor().id) and "service:frontend" in payload["scope"]
+    )
     monitor = gw.get_monitor(payload["monitor_id"])
     assert monitor.query.startswith("avg(last_1m):p90:trace.grpc.server{service:frontend,env:nezha-ob}")
-    series = gw.query_metrics(["p90:trace.grpc.server{service:frontend,env:nezha-ob}"],
-                              ANCHOR - timedelta(minutes=30), ANCHOR + timedelta(seconds=1), interval_seconds=60)
+    series = gw.query_metrics(
+        ["p90:trace.grpc.server{service:frontend,env:nezha-ob}"],
+        ANCHOR - timedelta(minutes=30),
+        ANCHOR + timedelta(seconds=1),
+        interval_seconds=60,
+    )
     values = [v for v in series[0].values if v is not None]
     assert values[-1] > float(monitor.query.rsplit(">", 1)[1]) > values[-2]  # crosses in the alert's minute
     names = gw.list_metrics(ANCHOR - timedelta(hours=1), tag_filter="service:cartservice")
     assert {"kubernetes.cpu.usage.total", "kubernetes.memory.usage", "trace.grpc.server.hits"} <= set(names)
-    spans = gw.search_spans("env:nezha-ob", ANCHOR - timedelta(minutes=16), ANCHOR - timedelta(minutes=1),
-                            limit=1000, max_pages=1)  # the client's models are slow: one page makes the point
+    spans = gw.search_spans(
+        "env:nezha-ob", ANCHOR - timedelta(minutes=16), ANCHOR - timedelta(minutes=1), limit=1000, max_pages=1
+    )  # the client's models are slow: one page makes the point
     assert len(spans) == 1000
     by_id = {s.span_id: s for s in spans}
     linked = [s for s in spans if s.parent_id in by_id]
@@ -188,7 +244,11 @@ def test_a_served_case_time_window_is_anchored(nezha_root: Any, case: str) -> No
     srv = nezha_server(case, ANCHOR, root=nezha_root, api_key=API_KEY, app_key=APP_KEY)
     with srv:
         gw = DatadogGateway(GatewayConfig(base_url=srv.url, api_key=API_KEY, app_key=APP_KEY))
-        series = gw.query_metrics(["avg:kubernetes.cpu.usage.total{service:productcatalogservice}"],
-                                  ANCHOR - timedelta(hours=6), ANCHOR + timedelta(minutes=5), interval_seconds=60)
+        series = gw.query_metrics(
+            ["avg:kubernetes.cpu.usage.total{service:productcatalogservice}"],
+            ANCHOR - timedelta(hours=6),
+            ANCHOR + timedelta(minutes=5),
+            interval_seconds=60,
+        )
         times = [t for t, v in zip(series[0].times, series[0].values, strict=False) if v is not None]
         assert ANCHOR.timestamp() - 3 * 3600 - 60 <= times[0] and times[-1] <= srv.ctx.now()

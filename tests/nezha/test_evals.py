@@ -19,10 +19,24 @@ def test_every_case_with_mapped_truth(nezha_root: Path) -> None:
     kinds = Counter(c.truth.kind for c in cases)
     assert kinds == {"cpu_saturation": 26, "network": 16, "code_error": 14}
     assert {c.truth.service for c in cases} == {
-        "frontend", "cartservice", "checkoutservice", "currencyservice", "emailservice", "paymentservice",
-        "productcatalogservice", "recommendationservice", "shippingservice", "adservice"}
-    assert KIND == {"cpu_contention": "cpu_saturation", "cpu_consumed": "cpu_saturation", "network_delay": "network",
-                    "return": "code_error", "exception": "code_error"}
+        "frontend",
+        "cartservice",
+        "checkoutservice",
+        "currencyservice",
+        "emailservice",
+        "paymentservice",
+        "productcatalogservice",
+        "recommendationservice",
+        "shippingservice",
+        "adservice",
+    }
+    assert KIND == {
+        "cpu_contention": "cpu_saturation",
+        "cpu_consumed": "cpu_saturation",
+        "network_delay": "network",
+        "return": "code_error",
+        "exception": "code_error",
+    }
 
 
 def test_cases_by_name_and_their_servers(nezha_root: Path) -> None:

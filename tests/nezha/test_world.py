@@ -43,7 +43,10 @@ def test_loads_fast_and_speaks_the_protocol(nezha_root: Path) -> None:
 def test_alert_fires_at_the_anchor_when_the_signal_crosses(world: NezhaWorld) -> None:
     a = world.anchor.timestamp()
     inject, _, _ = _label(CROSSING_CASE)
-    assert world.plan.crossing is not None and inject <= world.plan.crossing < world.fired < world.plan.crossing + 61
+    assert (
+        world.plan.crossing is not None
+        and inject <= world.plan.crossing < world.fired < world.plan.crossing + 61
+    )
     q = world.monitor().query
     assert q.startswith("avg(last_1m):p90:trace.grpc.server{service:frontend,env:nezha-ob} > ")
     assert monitor_triggered(world, q, a)
@@ -65,14 +68,28 @@ def test_alert_falls_back_to_two_minutes_after_injection(nezha_root: Path, world
 def test_kubernetes_and_apm_metrics_with_datadog_names_and_units(world: NezhaWorld) -> None:
     a = world.anchor.timestamp()
     names = set(world.metric_names(a - 3 * 3600, a))
-    assert {"kubernetes.cpu.usage.total", "kubernetes.cpu.limits", "kubernetes.memory.usage",
-            "kubernetes.memory.limits", "kubernetes.network.rx_bytes", "kubernetes.network.tx_bytes",
-            "trace.grpc.server", "trace.grpc.server.hits", "trace.grpc.server.duration"} <= names
+    assert {
+        "kubernetes.cpu.usage.total",
+        "kubernetes.cpu.limits",
+        "kubernetes.memory.usage",
+        "kubernetes.memory.limits",
+        "kubernetes.network.rx_bytes",
+        "kubernetes.network.tx_bytes",
+        "trace.grpc.server",
+        "trace.grpc.server.hits",
+        "trace.grpc.server.duration",
+    } <= names
     frontend_only = world.metric_names(a - 3600, a, lambda tags: "service:cartservice" in tags)
     assert "trace.grpc.server.errors" not in frontend_only  # no invented error signal
     units = {}
-    for metric in ("kubernetes.cpu.usage.total", "kubernetes.cpu.limits", "kubernetes.memory.usage",
-                   "kubernetes.memory.limits", "trace.grpc.server.hits", "trace.grpc.server"):
+    for metric in (
+        "kubernetes.cpu.usage.total",
+        "kubernetes.cpu.limits",
+        "kubernetes.memory.usage",
+        "kubernetes.memory.limits",
+        "trace.grpc.server.hits",
+        "trace.grpc.server",
+    ):
         _, series = world.metric_series(metric, a - 1800, a, 60)
         assert len(series) == 10, metric  # one context per service, one pod each
         units[metric] = series[0].unit
@@ -81,9 +98,14 @@ def test_kubernetes_and_apm_metrics_with_datadog_names_and_units(world: NezhaWor
             if metric.startswith("kubernetes."):
                 assert {f"kube_deployment:{service}", "kube_namespace:hipster", "env:nezha-ob"} <= set(s.tags)
                 assert any(t.startswith(f"pod_name:{service}-") for t in s.tags)
-    assert units == {"kubernetes.cpu.usage.total": "nanocore", "kubernetes.cpu.limits": "core",
-                     "kubernetes.memory.usage": "byte", "kubernetes.memory.limits": "byte",
-                     "trace.grpc.server.hits": "hit", "trace.grpc.server": "second"}
+    assert units == {
+        "kubernetes.cpu.usage.total": "nanocore",
+        "kubernetes.cpu.limits": "core",
+        "kubernetes.memory.usage": "byte",
+        "kubernetes.memory.limits": "byte",
+        "trace.grpc.server.hits": "hit",
+        "trace.grpc.server": "second",
+    }
     match = lambda tags: "service:frontend" in tags  # noqa: E731
     usage = world.metric_series("kubernetes.cpu.usage.total", a - 1800, a, 60, match)[1][0].values
     limit = world.metric_series("kubernetes.cpu.limits", a - 1800, a, 60, match)[1][0].values
@@ -110,9 +132,12 @@ def test_spans_keep_parent_child_structure_and_stitching_is_clean(world: NezhaWo
     assert all(s.parent_id == "0" or s.parent_id in by_id for s in spans)
     assert all(s.start <= s.end and s.custom["duration"] > 0 and s.custom["status"] == "ok" for s in spans)
     edges = {(by_id[s.parent_id].service, s.service) for s in spans if s.parent_id != "0"}
-    assert {("frontend", "currencyservice"), ("frontend", "productcatalogservice"),
-            ("checkoutservice", "paymentservice"), ("recommendationservice", "productcatalogservice")} <= {
-        e for e in edges if e[0] != e[1]}
+    assert {
+        ("frontend", "currencyservice"),
+        ("frontend", "productcatalogservice"),
+        ("checkoutservice", "paymentservice"),
+        ("recommendationservice", "productcatalogservice"),
+    } <= {e for e in edges if e[0] != e[1]}
     for s in spans:
         parent = by_id.get(s.parent_id)
         if s.operation_name == "grpc.client":
@@ -132,8 +157,9 @@ def test_the_root_cause_pods_cpu_really_moves(nezha_root: Path) -> None:
     _, service, fault = _label(CPU_CASE)
     assert fault.startswith("cpu")
     a = w.anchor.timestamp()
-    times, series = w.metric_series("kubernetes.cpu.usage.total", a - 3600, a + 60, 60,
-                                     lambda tags: f"service:{service}" in tags)
+    times, series = w.metric_series(
+        "kubernetes.cpu.usage.total", a - 3600, a + 60, 60, lambda tags: f"service:{service}" in tags
+    )
     v = series[0].values
     before = np.nanmedian(v[(times >= a - 2400) & (times < a - 600)])
     during = np.nanmax(v[(times >= a - 180) & (times <= a)])
