@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         Status,
         StopRequest,
         Timings,
-        Usage,
     )
     from sleuth.models.requests import (
         ActionInput,
@@ -49,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from sleuth.models.telemetry import EvidenceGap
     from sleuth.workflows import search_attributes as sa
     from sleuth.workflows.commands import temporal_commands
+    from sleuth.workflows.ledger import COST_SPENT, DEADLINE, TOKENS_SPENT, Ledger
 
 T = TypeVar("T")
 
@@ -63,11 +63,6 @@ RETRY = RetryPolicy(
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10), maximum_attempts=6
 )
-
-
-UNLIMITED_TOKENS = 10**12  # max_model_tokens = 0 means no token budget
-TOKENS_SPENT = "model token budget exhausted"
-COST_SPENT = "model cost budget exhausted"
 
 
 class Stopped(Exception):
@@ -87,7 +82,7 @@ class InvestigateAlert:
         self._hints: list[Hint] = []
         self._stop: StopRequest | None = None
         self._stop_reason: str | None = None
-        self._usage = Usage()
+        self._ledger = Ledger(request.budget)
         self._gaps: list[EvidenceGap] = []
         self._conclusion: Conclusion | None = None
         self._action: ProposedAction | None = None
@@ -96,8 +91,6 @@ class InvestigateAlert:
         self._deliveries = 1
         self._recovered_at: datetime | None = None
         self._trace = TraceContext()
-        self._deadline: datetime | None = None
-        self._model_budget_exhausted = False
 
     # -- the story -------------------------------------------------------------------------------
 
@@ -105,7 +98,7 @@ class InvestigateAlert:
     async def run(self, request: InvestigationRequest) -> Report:
         wid = workflow.info().workflow_id
         timings = Timings(started_at=workflow.now())
-        self._deadline = timings.started_at + timedelta(seconds=self._budget.deadline_seconds)
+        self._ledger.start(timings.started_at)
         context: InvestigationContext | None = None
         try:
             context = await self._gather(wid, request)
@@ -151,7 +144,7 @@ class InvestigateAlert:
                     investigation_id=wid,
                     alert=request.alert,
                     now=workflow.now(),
-                    max_datadog_calls=self._remaining_calls(),
+                    max_datadog_calls=self._ledger.remaining_calls(),
                     trace=self._trace,
                 ),
                 GatherContextResult,
@@ -161,7 +154,7 @@ class InvestigateAlert:
             self._gaps.append(EvidenceGap(source="monitor", query="gather context", reason=_why(err)))
             self._stop_reason = self._stop_reason or "context could not be gathered"
             return None
-        self._usage = self._usage.plus(result.usage)
+        self._ledger.add(result.usage)
         self._trace = result.trace
         context = result.context
         self._gaps.extend(context.gaps)
@@ -190,7 +183,7 @@ class InvestigateAlert:
                     hints=hints,
                     max_new=room,
                     model=self._request.model,
-                    remaining_tokens=self._remaining_tokens(),
+                    remaining_tokens=self._ledger.remaining_tokens(),
                     trace=self._trace,
                 ),
                 PlanResult,
@@ -199,8 +192,7 @@ class InvestigateAlert:
         except ActivityError as err:
             self._gaps.append(EvidenceGap(source="monitor", query=f"plan round {round_no}", reason=_why(err)))
             return []
-        self._usage = self._usage.plus(result.usage)
-        self._model_budget_exhausted |= result.model_budget_exhausted
+        self._ledger.add(result.usage, model_budget_exhausted=result.model_budget_exhausted)
         fresh = [h for h in result.hypotheses if h.id not in self._hypotheses][:room]
         for h in fresh:
             self._hypotheses[h.id] = h
@@ -230,12 +222,12 @@ class InvestigateAlert:
                 for hid in [hid for hid, t in running.items() if t.done() and not t.cancelled()]:
                     result = running.pop(hid).result()
                     self._hypotheses[hid] = result.hypothesis
-                    self._usage = self._usage.plus(result.usage)
+                    self._ledger.add(result.usage)
                     if result.hypothesis.status == "validated" and timings.first_finding_at is None:
                         timings.first_finding_at = workflow.now()
 
     async def _test_one(self, wid: str, context: InvestigationContext, h: Hypothesis) -> TestResult:
-        per_test_calls = max(1, self._remaining_calls() // max(1, self._budget.max_parallel_tests))
+        per_test_calls = max(1, self._ledger.remaining_calls() // max(1, self._budget.max_parallel_tests))
         try:
             return await workflow.execute_activity(
                 act.TEST_HYPOTHESIS,
@@ -245,11 +237,11 @@ class InvestigateAlert:
                     hypothesis=h,
                     max_datadog_calls=per_test_calls,
                     model=self._request.model,
-                    remaining_tokens=self._remaining_tokens(share=self._budget.max_parallel_tests),
+                    remaining_tokens=self._ledger.remaining_tokens(share=self._budget.max_parallel_tests),
                     trace=self._trace,
                 ),
                 result_type=TestResult,
-                start_to_close_timeout=self._bounded(timedelta(seconds=90)),
+                start_to_close_timeout=self._ledger.bounded(timedelta(seconds=90), workflow.now()),
                 heartbeat_timeout=timedelta(seconds=20),
                 retry_policy=RETRY,
                 summary=f"test {h.id}: {h.kind} in {h.service}",
@@ -272,7 +264,7 @@ class InvestigateAlert:
                     context=context,
                     hypotheses=list(self._hypotheses.values()),
                     model=self._request.model,
-                    remaining_tokens=self._remaining_tokens(),
+                    remaining_tokens=self._ledger.remaining_tokens(),
                     stopped=self._stop is not None,
                     trace=self._trace,
                 ),
@@ -282,7 +274,7 @@ class InvestigateAlert:
             )
         except ActivityError as err:
             return Conclusion(verdict="failed", summary=f"could not conclude: {_why(err)}")
-        self._usage = self._usage.plus(conclusion.usage)
+        self._ledger.add(conclusion.usage)
         if self._stop is not None:
             conclusion = conclusion.model_copy(update={"verdict": "stopped", "action": None})
         return conclusion
@@ -392,7 +384,7 @@ class InvestigateAlert:
                 name,
                 arg,
                 result_type=result_type,
-                start_to_close_timeout=self._bounded(timeout),
+                start_to_close_timeout=self._ledger.bounded(timeout, workflow.now()),
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,
                 summary=name.replace("_", " "),
@@ -404,13 +396,13 @@ class InvestigateAlert:
 
     async def _wait(self, ready: Any, tasks: Any) -> None:
         """Wait for `ready`, but give up at once on stop or when the wall-clock deadline passes."""
-        remaining = self._seconds_left()
+        remaining = self._ledger.seconds_left(workflow.now())
         try:
             await workflow.wait_condition(
                 lambda: ready() or self._stop is not None, timeout=max(0.001, remaining)
             )
         except TimeoutError:
-            self._stop_reason = self._stop_reason or "deadline reached"
+            self._stop_reason = self._stop_reason or DEADLINE
         if self._stop is not None or not ready():
             pending = [t for t in tasks if not t.done()]
             for t in pending:
@@ -441,43 +433,14 @@ class InvestigateAlert:
 
     def _spent_budgets(self) -> list[str]:
         """Every budget that has run out, the one to report first; a stop counts as one."""
-        spent = []
-        if self._stop is not None and self._stop_reason:
-            spent.append(self._stop_reason)
-        if self._usage.datadog_calls >= self._budget.max_datadog_calls:
-            spent.append("Datadog call budget exhausted")
-        if self._budget.max_model_tokens and (
-            self._usage.tokens >= self._budget.max_model_tokens or self._model_budget_exhausted
-        ):
-            spent.append(TOKENS_SPENT)
-        if self._budget.max_cost_usd and self._usage.cost_usd >= self._budget.max_cost_usd:
-            spent.append(COST_SPENT)
-        if self._seconds_left() <= 0:
-            spent.append("deadline reached")
-        return spent
+        stopped = [self._stop_reason] if self._stop is not None and self._stop_reason else []
+        return stopped + self._ledger.spent(workflow.now())
 
     def _offline_tests_allowed(self) -> bool:
         """True when only the model's tokens or cost ran out: tests then go on without the model."""
         if not set(self._spent_budgets()) <= {TOKENS_SPENT, COST_SPENT}:
             return False
         return workflow.patched("offline-tests-after-token-budget")
-
-    def _seconds_left(self) -> float:
-        assert self._deadline is not None
-        return (self._deadline - workflow.now()).total_seconds()
-
-    def _bounded(self, timeout: timedelta) -> timedelta:
-        left = self._seconds_left()
-        return timedelta(seconds=max(1.0, min(timeout.total_seconds(), left))) if left > 0 else timeout
-
-    def _remaining_calls(self) -> int:
-        return max(0, self._budget.max_datadog_calls - self._usage.datadog_calls)
-
-    def _remaining_tokens(self, share: int = 1) -> int:
-        """Tokens a step may spend; `share` splits them between steps that run in parallel."""
-        if not self._budget.max_model_tokens:
-            return UNLIMITED_TOKENS
-        return max(0, self._budget.max_model_tokens - self._usage.tokens) // max(1, share)
 
     def _set_phase(self, phase: Phase) -> None:
         self._phase = phase
@@ -509,7 +472,7 @@ class InvestigateAlert:
             stopped_by=self._stop,
             stop_reason=self._stop_reason,
             hints=list(self._hints),
-            usage=self._usage,
+            usage=self._ledger.usage,
             timings=timings,
             model=self._request.model,
             temporal_commands=temporal_commands(wid, context.service if context else None, self._request),
@@ -581,7 +544,7 @@ class InvestigateAlert:
             phase=self._phase,
             round=self._round,
             hypotheses=list(self._hypotheses.values()),
-            usage=self._usage,
+            usage=self._ledger.usage,
             budget=self._budget,
             verdict=None if self._conclusion is None else self._conclusion.verdict,
             root_cause=None if self._conclusion is None else self._conclusion.root_cause,
