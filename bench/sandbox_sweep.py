@@ -1,6 +1,7 @@
 """Run every sandbox world at many fixed alert times and count, per world, how often it concludes right.
 
     python -m bench.sandbox_sweep [--days 5] [--every-hours 3] [--jobs 2] [--out bench/results/sandbox-sweep.md]
+                                  [--first ISO] [--late S] [--rounds N] [--worlds NAME ...]
 
 A sandbox world's noise is keyed by absolute time, so one `sleuth eval` run sees one draw of it; a
 verdict that only holds at some times of day is luck. This replays each world with its alert firing
@@ -11,6 +12,7 @@ in-process loop as `bench.diagnose`.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -40,8 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--late", type=float, default=0.0, help="start each investigation this many seconds after its alert"
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="at most this many rounds (SLEUTH_MAX_ROUNDS), e.g. 1 as when a budget ends round 1",
+    )
+    p.add_argument("--worlds", nargs="*", help="only these worlds")
     a = p.parse_args(argv)
-    names = [c.name for c in cases_for("sandbox", None)]
+    if a.rounds:
+        os.environ["SLEUTH_MAX_ROUNDS"] = str(a.rounds)  # read by each worker process's Settings()
+    names = [c.name for c in cases_for("sandbox", a.worlds or None)]
     grid = anchors(a.days, a.every_hours, a.first)
     jobs = [(name, at) for at in grid for name in names]
     started = datetime.now(UTC)
@@ -71,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         f"alert instants ({a.days} days from {a.first:%Y-%m-%d %H:%M:%S}Z, every {a.every_hours} h), "
         f"`python -m bench.sandbox_sweep --days {a.days} --every-hours {a.every_hours} --first {a.first.isoformat()}"
         + (f" --late {a.late:g}" if a.late else "")
+        + (f" --rounds {a.rounds}" if a.rounds else "")
+        + (f" --worlds {' '.join(a.worlds)}" if a.worlds else "")
         + f"`, {seconds:.0f} s"
         + (f", each investigation starting {a.late:g} s after its alert" if a.late else "")
+        + (f", at most {a.rounds} round(s) per investigation" if a.rounds else "")
         + ".",
         "",
         f"**{total - wrong}/{total} verdicts correct ({(total - wrong) / total:.1%})** — a world is correct when "
