@@ -191,9 +191,8 @@ def _require_temporal(settings: Settings) -> str:
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
-    from temporalio.client import Client
 
-    from sleuth.health import Readiness, health_app
+    from sleuth.health import Readiness, fixed_client, health_app
     from sleuth.runtime import shutdown_signals
     from sleuth.worker import build_worker, connect
 
@@ -211,11 +210,7 @@ async def _worker(settings: Settings, args: argparse.Namespace) -> int:
         task.add_done_callback(lambda _: readiness.set("worker", False))
         health: uvicorn.Server | None = None
         if args.health_port:
-
-            async def get_client() -> Client:
-                return client
-
-            app = health_app("Sleuth worker", readiness, get_client)
+            app = health_app("Sleuth worker", readiness, fixed_client(client))
             health = uvicorn.Server(
                 uvicorn.Config(app, host=args.host, port=args.health_port, log_level="warning")
             )

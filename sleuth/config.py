@@ -80,8 +80,11 @@ class Settings(BaseSettings):
 
     @property
     def temporal_access(self) -> TemporalAccess:
-        """Credentials for the configured TEMPORAL_ADDRESS. As in Temporal's SDKs, an API key or a
-        client certificate turns TLS on unless TEMPORAL_TLS=false says otherwise."""
+        """Credentials for the configured TEMPORAL_ADDRESS; none without one (the embedded or local dev
+        server speaks plaintext). As in Temporal's SDKs, an API key or a client certificate turns TLS on
+        unless TEMPORAL_TLS=false says otherwise."""
+        if not self.temporal_address:
+            return TemporalAccess()
         wants_tls = bool(
             self.temporal_api_key
             or self.temporal_tls_client_cert_path

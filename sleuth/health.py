@@ -29,6 +29,15 @@ class Readiness:
         return all(self.checks.values())
 
 
+def fixed_client(client: Client) -> ClientProvider:
+    """A provider for a client that is already connected."""
+
+    async def get() -> Client:
+        return client
+
+    return get
+
+
 async def temporal_problem(client: ClientProvider) -> str | None:
     """None when Temporal answers its health check, else why not."""
     try:

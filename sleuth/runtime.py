@@ -17,7 +17,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from sleuth.config import Settings
-from sleuth.intake.app import Readiness, create_app
+from sleuth.health import Readiness, fixed_client
+from sleuth.intake.app import create_app
 from sleuth.temporal_server import EmbeddedTemporal
 from sleuth.worker import build_worker, connect
 
@@ -88,8 +89,7 @@ async def running_stack(
                 }
             )
             say(f"no Datadog keys: serving the sandbox Datadog world '{sandbox.world.name}' at {sandbox.url}")
-        access = settings.temporal_access if settings.temporal_address else None  # embedded: plaintext
-        client = await connect(address, settings.temporal_namespace, access)
+        client = await connect(address, settings.temporal_namespace, settings.temporal_access)
         readiness.set("temporal", True)
         if run_worker:
             worker = build_worker(client, settings)
@@ -97,7 +97,7 @@ async def running_stack(
             readiness.set("worker", True)
         intake_url = ""
         if run_intake:
-            app = create_app(settings, _const(client), insecure_dev=insecure_dev, readiness=readiness)
+            app = create_app(settings, fixed_client(client), insecure_dev=insecure_dev, readiness=readiness)
             server = uvicorn.Server(
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
             )
@@ -123,13 +123,6 @@ async def running_stack(
             await asyncio.to_thread(sandbox.stop)
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
-
-
-def _const(client: Client) -> Any:
-    async def get() -> Client:
-        return client
-
-    return get
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,7 @@ from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult
+from sleuth.models.telemetry import ServiceHealth
 
 FIRST_ROUND_SERVICES = 6
 CLEAR_CPU_RISE_Z = 5.0  # the service's CPU z, less the whole fleet's shift
@@ -130,9 +131,7 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
     for h in ctx.health:
         err = stats.squash(h.error_z) if h.error_rate_now > h.error_rate_before else 0.0
         lat = stats.squash(h.latency_z)
-        res = 0.7 * stats.squash(
-            max(h.cpu_z - common.get("cpu", 0.0), h.memory_z - common.get("memory", 0.0))
-        )
+        res = 0.7 * stats.squash(max(_own_resource_z(h, common)))
         surge = ratio_strength(h.hits_ratio or 1.0, 1.5, 4.0)
         anomaly = max(err, lat, res, surge)
         anomalous[h.service] = anomaly
@@ -189,11 +188,7 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     if role == "external":
         return "external_dependency"
     health = next((h for h in ctx.health if h.service == service), None)
-    cpu = memory = 0.0
-    if health is not None:
-        common = fleet_shifts(ctx.health)
-        cpu = health.cpu_z - common.get("cpu", 0.0)
-        memory = health.memory_z - common.get("memory", 0.0)
+    cpu, memory = _own_resource_z(health, fleet_shifts(ctx.health)) if health is not None else (0.0, 0.0)
     # A starved CPU times requests out, so it errors too; a failing code path rarely burns far more
     # CPU. A clear CPU rise is tested as saturation first (errors alone still point at the code).
     if cpu >= CLEAR_CPU_RISE_Z and cpu >= memory:
@@ -215,6 +210,11 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     if memory >= 3.0 and memory > cpu:
         return "memory_pressure"
     return "cpu_saturation"
+
+
+def _own_resource_z(h: ServiceHealth, common: dict[str, float]) -> tuple[float, float]:
+    """The service's CPU and memory z, less what the whole fleet moved together."""
+    return h.cpu_z - common.get("cpu", 0.0), h.memory_z - common.get("memory", 0.0)
 
 
 def _slower_only_on_the_wire(service: str, own_ratio: float | None, ctx: InvestigationContext) -> bool:

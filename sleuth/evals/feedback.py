@@ -206,7 +206,7 @@ def main_feedback(
         client = await connect(
             settings.temporal_address or DEFAULT_TEMPORAL,
             settings.temporal_namespace,
-            settings.temporal_access if settings.temporal_address else None,
+            settings.temporal_access,
         )
         return await give_feedback(
             client, settings.data_dir, investigation_id, correct=correct, cause=cause, by=by, note=note

@@ -225,7 +225,7 @@ def main_export(settings: Settings, investigation_id: str, out: Path | None) -> 
         client = await connect(
             settings.temporal_address or DEFAULT_TEMPORAL,
             settings.temporal_namespace,
-            settings.temporal_access if settings.temporal_address else None,
+            settings.temporal_access,
         )
         return await export_case(client, settings.data_dir, investigation_id, out)
 
