@@ -2,6 +2,7 @@
 
     python -m bench.diagnose --dataset nezha-ob 2022-08-22-04 [--verbose]
     python -m bench.diagnose --dataset nezha-ob --all --jobs 2
+    python -m bench.diagnose --dataset nezha:/path/to/dataset --all --jobs 2 --anchor-second 0
 
 The same roles and the same sandbox HTTP API as `sleuth eval`, but the workflow's rounds are replayed
 by a plain loop here so that a case takes seconds and its hypotheses and evidence can be read. The
@@ -40,11 +41,14 @@ def investigate(
     settings = Settings()
     budget = settings.budget()
     if anchor_second is not None and dataset.startswith("nezha"):
+        from sleuth.evals.nezha import nezha_root
         from sleuth.sandbox.nezha import nezha_server
 
         # a fixed phase of the alert within its minute, so that two runs see the same buckets
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
-        server = nezha_server(case.name, anchor=minute + timedelta(seconds=anchor_second))
+        server = nezha_server(
+            case.name, anchor=minute + timedelta(seconds=anchor_second), root=nezha_root(dataset)
+        )
     elif at is not None and not dataset.startswith("nezha"):
         from sleuth.sandbox.server import SandboxServer
 

@@ -72,7 +72,11 @@ def parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run the offline evaluation suite and write a scorecard")
     _common(ev)
-    ev.add_argument("--dataset", default="sandbox", help="sandbox (default), nezha-ob or living")
+    ev.add_argument(
+        "--dataset",
+        default="sandbox",
+        help="sandbox (default), nezha-ob, nezha:<dir> (any Nezha-layout dataset) or living",
+    )
     ev.add_argument("--out", type=Path, help="where to write the scorecard JSON")
     ev.add_argument("--cases", nargs="*", help="only these case names")
 

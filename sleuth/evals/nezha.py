@@ -1,4 +1,5 @@
-"""The Nezha OnlineBoutique suite (`sleuth eval --dataset nezha-ob`): 56 real fault-injection cases.
+"""Nezha-layout suites: `sleuth eval --dataset nezha-ob` (OnlineBoutique, 56 real fault-injection
+cases) and `--dataset nezha:<dir>` (any other system recorded in the same layout).
 
 One `EvalCase` per row of the dataset's `faults.csv`. Ground truth is the row's root-cause service;
 the fault type maps onto Sleuth's root-cause kinds as follows:
@@ -6,6 +7,7 @@ the fault type maps onto Sleuth's root-cause kinds as follows:
     cpu_contention → cpu_saturation      cpu_consumed → cpu_saturation
     network_delay  → network
     return         → code_error          exception    → code_error
+    memory_leak    → memory_pressure     (and the other common names below)
 
 Every case has a real root cause, so the expected verdict is `root_cause_found`. Each case's world
 (`sleuth.sandbox.nezha`) is built from the injection time only; the label stays here.
@@ -29,6 +31,13 @@ KIND: dict[str, str] = {
     "network_delay": "network",
     "return": "code_error",
     "exception": "code_error",
+    "memory_leak": "memory_pressure",
+    "memory": "memory_pressure",
+    "mem": "memory_pressure",
+    "cpu": "cpu_saturation",
+    "delay": "network",
+    "loss": "network",
+    "disk": "disk_pressure",
 }
 
 # Top-1 / top-3 / top-5 accuracy (%) at service level, as published (dataset README); None: not reported.
@@ -43,6 +52,41 @@ PUBLISHED: dict[str, dict[str, float | None]] = {
 }
 # With almost no logs in this dataset, the fair reference is Nezha without logs.
 REFERENCE = "Nezha (without logs)"
+
+
+def is_nezha(dataset: str) -> bool:
+    return dataset in ("nezha-ob", "nezha") or dataset.startswith("nezha:")
+
+
+def nezha_root(dataset: str) -> Path | None:
+    """`nezha:<dir>` → that directory; `nezha-ob` / `nezha` → None (the default: `$SLEUTH_NEZHA_DIR`,
+    else the OnlineBoutique development set)."""
+    if dataset.startswith("nezha:"):
+        raw = dataset.removeprefix("nezha:").strip()
+        if not raw:
+            raise ValueError("--dataset nezha:<dir> needs the dataset's directory after the colon")
+        return Path(raw).expanduser().resolve()
+    return None
+
+
+def dataset_title(root: Path | None) -> str:
+    """The dataset README's first heading, else its directory's name."""
+    from sleuth.sandbox.nezha.dataset import require_dir
+
+    root = require_dir(root)
+    readme = root / "README.md"
+    if readme.is_file():
+        for line in readme.read_text(errors="replace").splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    return root.name
+
+
+def has_published_results(root: Path | None) -> bool:
+    """`PUBLISHED` holds figures for the OnlineBoutique development set only."""
+    from sleuth.sandbox.nezha.dataset import DATASET, require_dir
+
+    return require_dir(root).name == DATASET
 
 
 def truth_of(fault_type: str, service: str) -> Truth:

@@ -50,11 +50,13 @@ def sandbox_cases(names: list[str] | None = None) -> list[EvalCase]:
 def cases_for(dataset: str, names: list[str] | None) -> list[EvalCase]:
     if dataset == "sandbox":
         return sandbox_cases(names)
-    if dataset in ("nezha-ob", "nezha"):
-        from sleuth.evals.nezha import nezha_cases
+    from sleuth.evals.nezha import is_nezha, nezha_cases, nezha_root
 
-        return nezha_cases(names)
-    raise ValueError(f"unknown dataset {dataset!r}: use 'sandbox' or 'nezha-ob'")
+    if is_nezha(dataset):
+        return nezha_cases(names, root=nezha_root(dataset))
+    raise ValueError(
+        f"unknown dataset {dataset!r}: use 'sandbox', 'nezha-ob', 'nezha:<dir of a Nezha-layout dataset>' or 'living'"
+    )
 
 
 async def run_case(client: Any, settings: Settings, case: EvalCase, model: str) -> CaseResult:
@@ -154,6 +156,8 @@ def machine() -> str:
 
 def default_out(dataset: str, model: str) -> Path:
     slug = model.replace(":", "-").replace("/", "-")
+    if dataset.startswith("nezha:"):  # a directory: named by its last part
+        dataset = "nezha-" + Path(dataset.removeprefix("nezha:")).name
     return RESULTS_DIR / f"eval-{dataset}-{slug}.json"
 
 
@@ -162,12 +166,23 @@ def main_eval(settings: Settings, dataset: str, out: Path | None, cases: list[st
     path = out or default_out(dataset, settings.model)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(card.model_dump_json(indent=2))
-    if dataset in ("nezha-ob", "nezha"):
-        from sleuth.evals.nezha import comparison_table
+    from sleuth.evals.nezha import (
+        comparison_table,
+        dataset_title,
+        has_published_results,
+        is_nezha,
+        nezha_root,
+    )
 
-        table = comparison_table(card)
+    if is_nezha(dataset):
+        root = nezha_root(dataset)
+        table = (
+            comparison_table(card)
+            if has_published_results(root)
+            else f"AC@1 {card.ac1:.1%}, AC@3 {card.ac3:.1%}, AC@5 {card.ac5:.1%} (no published results for this dataset)"
+        )
         path.with_suffix(".md").write_text(
-            f"# Nezha OnlineBoutique, {len(card.cases)} cases — commit {card.commit}, {card.created_at:%Y-%m-%d}\n\n"
+            f"# {dataset_title(root)}, {len(card.cases)} cases — commit {card.commit}, {card.created_at:%Y-%m-%d}\n\n"
             f"Machine: {card.machine}. Kind accuracy {card.kind_accuracy:.1%}.\n\n{table}\n"
         )
         print(table)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from sleuth.evals.nezha import KIND, PUBLISHED, comparison_table, nezha_cases
-from sleuth.evals.suite import cases_for
+from sleuth.evals.nezha import KIND, PUBLISHED, comparison_table, is_nezha, nezha_cases
+from sleuth.evals.nezha import nezha_root as nezha_root_of
+from sleuth.evals.suite import cases_for, default_out
+from sleuth.models.common import RootCauseKind
+from sleuth.sandbox.nezha.dataset import system
 from sleuth.sandbox.server import SandboxServer
 
 
@@ -30,13 +34,38 @@ def test_every_case_with_mapped_truth(nezha_root: Path) -> None:
         "shippingservice",
         "adservice",
     }
-    assert KIND == {
+    assert {
+        t: KIND[t] for t in ("cpu_contention", "cpu_consumed", "network_delay", "return", "exception")
+    } == {
         "cpu_contention": "cpu_saturation",
         "cpu_consumed": "cpu_saturation",
         "network_delay": "network",
         "return": "code_error",
         "exception": "code_error",
     }
+    assert set(KIND.values()) <= set(get_args(RootCauseKind))
+
+
+def test_the_system_is_read_from_the_data(nezha_root: Path) -> None:
+    sysinfo = system(nezha_root)
+    assert (sysinfo.entry, sysinfo.namespace, sysinfo.env) == ("frontend", "hipster", "nezha-ob")
+    assert len(sysinfo.services) == 10 and "frontend" in sysinfo.services
+
+
+def test_a_dataset_named_by_its_directory(nezha_root: Path, tmp_path: Path) -> None:
+    assert nezha_root_of("nezha-ob") is None and is_nezha("nezha-ob") and not is_nezha("sandbox")
+    assert nezha_root_of(f"nezha:{nezha_root}") == nezha_root
+    assert len(cases_for(f"nezha:{nezha_root}", ["2022-08-23-19"])) == 1
+    assert (
+        default_out(f"nezha:{tmp_path / 'trainticket'}", "offline").name
+        == "eval-nezha-trainticket-offline.json"
+    )
+    with pytest.raises(FileNotFoundError, match="SLEUTH_NEZHA_DIR"):
+        cases_for(f"nezha:{tmp_path}", None)
+    with pytest.raises(ValueError, match="directory after the colon"):
+        cases_for("nezha:", None)
+    with pytest.raises(ValueError, match="nezha:<dir"):
+        cases_for("nezha-tt", None)
 
 
 def test_cases_by_name_and_their_servers(nezha_root: Path) -> None:

@@ -1,12 +1,13 @@
 """The alert: one rule, fixed in advance and identical for every case.
 
-Signal: the frontend's p90 request latency (`PodServerLatencyP90(s)` of the frontend pod, which is
-`front_service.csv`'s `LatencyP90(s)`), served as `p90:trace.grpc.server{service:frontend}`.
+Signal: the entry service's p90 request latency (`PodServerLatencyP90(s)` of its pod; in
+OnlineBoutique the frontend's, which is `front_service.csv`'s `LatencyP90(s)`), served as
+`p90:trace.grpc.server{service:<entry>}`.
 Threshold: the median of that signal over the hour before the injection plus K = 3 robust standard
 deviations (1.4826 × MAD), rounded to 3 significant digits. The alert fires at the first minute
 sample after the injection (and before the next one, at most 5 minutes later) that is above the
 threshold; when none is, two minutes after the injection. The fault's type and location play no
-part: only the injection time and the frontend's own latency do.
+part: only the injection time and the entry service's own latency do.
 
 To keep one sample per minute bucket, the alert fires 2–60 s after the crossing sample, chosen so
 that the time-shifted samples land near the middle of each minute.
@@ -39,8 +40,8 @@ class AlertPlan:
     base: float  # crossing, or injection + 2 min
 
 
-def plan(frontend: Frame, inject: float, next_inject: float | None) -> AlertPlan:
-    t, v = frontend.t, frontend.col(SIGNAL)
+def plan(entry: Frame, inject: float, next_inject: float | None) -> AlertPlan:
+    t, v = entry.t, entry.col(SIGNAL)
     hist = v[(t >= inject - HISTORY_S) & (t < inject) & np.isfinite(v)]
     if len(hist):
         med = float(np.median(hist))
@@ -54,10 +55,10 @@ def plan(frontend: Frame, inject: float, next_inject: float | None) -> AlertPlan
     return AlertPlan(threshold, med, crossing, crossing if crossing is not None else inject + FALLBACK_S)
 
 
-def fire_time(p: AlertPlan, frontend: Frame, anchor: float) -> float:
+def fire_time(p: AlertPlan, entry: Frame, anchor: float) -> float:
     """When (original time) the alert fires: 2–60 s after `base`, so that samples land mid-bucket once
     shifted by `anchor - fire_time`."""
-    t = frontend.t
+    t = entry.t
     ref = float(t[np.argmin(np.abs(t - p.base))]) if len(t) else p.base  # a sample near base: the phase
     delta = (ref + anchor - p.base - 30.0) % 60.0  # shifted samples at :30 of their minute
     if delta < 2.0:
@@ -74,22 +75,22 @@ def monitor_id(anchor: datetime) -> int:
     )
 
 
-def monitor(p: AlertPlan, env: str, anchor: datetime) -> MonitorDef:
+def monitor(p: AlertPlan, service: str, env: str, anchor: datetime) -> MonitorDef:
     threshold = p.threshold if math.isfinite(p.threshold) else 1.0
-    query = f"avg(last_1m):p90:trace.grpc.server{{service:frontend,env:{env}}} > {threshold:g}"
+    query = f"avg(last_1m):p90:trace.grpc.server{{service:{service},env:{env}}} > {threshold:g}"
     return MonitorDef(
         id=monitor_id(anchor),
-        name="High p90 latency on frontend",
+        name=f"High p90 latency on {service}",
         type="query alert",
         query=query,
         message=(
-            f"p90 latency of requests served by frontend is above {threshold:g}s, the top of its normal "
+            f"p90 latency of requests served by {service} is above {threshold:g}s, the top of its normal "
             "range (the previous hour's median plus three robust standard deviations). @sre-oncall"
         ),
-        tags=["service:frontend", f"env:{env}"],
+        tags=[f"service:{service}", f"env:{env}"],
         priority=2,
         thresholds={"critical": threshold},
         created=anchor.timestamp() - 86400.0 * 120,
-        creator_email="sre-oncall@onlineboutique.example.com",
+        creator_email="sre-oncall@example.com",
         creator_name="SRE On-call",
     )

@@ -1,6 +1,12 @@
-"""Locating and reading the Nezha OnlineBoutique dataset: gzipped CSVs, parsed once, cached thread-safely.
+"""Locating and reading a Nezha-layout dataset: gzipped CSVs, parsed once, cached thread-safely.
 
-The dataset is never copied into the repository: it is read at run time from `$SLEUTH_NEZHA_DIR` or,
+The layout is the Nezha study's (per-pod minute metrics, per-minute span and log files, a
+`faults.csv`), whatever system it records: OnlineBoutique is the development set, and any other
+system in the same layout (TrainTicket's 40+ services, say) is read the same way. Nothing about a
+system is assumed: its entry service, Kubernetes namespace and environment name are read from the
+data (`system`).
+
+A dataset is never copied into the repository: it is read at run time from `$SLEUTH_NEZHA_DIR` or,
 by default, from `<repo>/../shared/datasets/nezha-onlineboutique`. Ground truth (`faults.csv`'s
 root cause and fault type) is split off into `Label` here and only evaluation code reads it; a
 world is built from an `Incident`, which says when a fault was injected but never what or where.
@@ -16,6 +22,7 @@ import json
 import math
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +54,7 @@ def require_dir(root: Path | None = None) -> Path:
     root = root or dataset_dir()
     if not (root / "faults.csv").is_file():
         raise DatasetMissing(
-            f"Nezha OnlineBoutique dataset not found at {root} (faults.csv missing): "
+            f"Nezha-layout dataset not found at {root} (faults.csv missing): "
             f"set {ENV_VAR} to the dataset's directory"
         )
     return root
@@ -182,8 +189,8 @@ def _frame(rows: list[list[str]], time_col: int, first_value: int) -> Frame:
 @dataclass
 class DayMetrics:
     pods: dict[str, tuple[str, Frame]]  # service → (pod name, per-pod metrics)
-    front: Frame  # the user-facing golden signals
-    dest50: Frame  # per-edge median latency, columns "<caller>_<callee>"
+    front: Frame | None  # the user-facing golden signals, when the day has them
+    dest50: Frame | None  # per-edge median latency, columns "<caller>_<callee>"
 
 
 def day_metrics(date: str, root: Path | None = None) -> DayMetrics:
@@ -195,9 +202,12 @@ def day_metrics(date: str, root: Path | None = None) -> DayMetrics:
         for path in sorted(folder.glob("*_metric.csv.gz")):
             pod = path.name.removesuffix("_metric.csv.gz")
             pods[service_of(pod)] = (pod, _frame(read_csv(path), 0, 3))
-        front = _frame(read_csv(folder / "front_service.csv.gz"), 0, 3)
-        dest = _frame(read_csv(folder / "destination_50.csv.gz"), 0, 2)
-        return DayMetrics(pods, front, dest)
+        front, dest = folder / "front_service.csv.gz", folder / "destination_50.csv.gz"
+        return DayMetrics(
+            pods,
+            _frame(read_csv(front), 0, 3) if front.is_file() else None,
+            _frame(read_csv(dest), 0, 2) if dest.is_file() else None,
+        )
 
     return cached(("metrics", root, date), load)
 
@@ -303,3 +313,60 @@ def log_payload(raw: str) -> dict[str, Any]:
     except ValueError:
         return {"text": str(inner)}
     return parsed if isinstance(parsed, dict) else {"text": str(inner)}
+
+
+# --- the system a dataset records ---------------------------------------------------------------------
+# The served environment's name for a dataset directory, where a shorter one is customary.
+ENV_NAMES = {DATASET: "nezha-ob"}
+
+
+@dataclass(frozen=True)
+class System:
+    """What a served world calls the recorded system: read from the data, never assumed."""
+
+    entry: str  # the user-facing service: it owns the traces' root spans; the alert watches it
+    namespace: str  # Kubernetes namespace: the word before the date in the case ids ("nezha-hipster-…")
+    env: str  # the served `env` tag: the dataset directory's name
+    services: tuple[str, ...]
+
+
+def system(root: Path | None = None) -> System:
+    root = require_dir(root)
+
+    def load() -> System:
+        cases = read_cases(root)
+        services = sorted({s for inc, _ in cases for s in day_metrics(inc.date, root).pods})
+        return System(
+            entry=_entry_service(root, [inc.date for inc, _ in cases], services),
+            namespace=_namespace([inc.case_id for inc, _ in cases]),
+            env=ENV_NAMES.get(root.name, root.name.lower().replace("_", "-")),
+            services=tuple(services),
+        )
+
+    return cached(("system", root), load)
+
+
+def _entry_service(root: Path, dates: list[str], services: list[str]) -> str:
+    """The service owning most root spans of the fault-free traces; else the caller nobody calls."""
+    roots: Counter[str] = Counter()
+    for path in baseline_trace_files(root):
+        roots.update(service_of(s.pod) for s in read_trace(path) if s.parent_id == "root")
+    if roots:
+        return roots.most_common(1)[0][0]
+    for date in dict.fromkeys(dates):
+        dep = root / "incident" / date / "metric" / "dependency.csv.gz"
+        if dep.is_file():
+            rows = read_csv(dep)[1:]
+            callers = Counter(r[0] for r in rows if len(r) >= 2)
+            called = {r[1] for r in rows if len(r) >= 2}
+            top = [c for c, _ in callers.most_common() if c not in called]
+            if top:
+                return top[0]
+    if not services:
+        raise DatasetMissing(f"no per-pod metrics under {root}/incident: not a Nezha-layout dataset")
+    return services[0]
+
+
+def _namespace(case_ids: list[str]) -> str:
+    words = [w for w in (case_ids[0].split("-") if case_ids else []) if not w.isdigit()]
+    return words[-1] if words else "default"

@@ -11,13 +11,13 @@ Each CSV row is sampled at the end of the minute it summarises and is served at 
 - `kubernetes.network.rx_bytes` / `tx_bytes` gauge bytes (per second) ← `NetworkReceive/TransmitBytes`
 - `trace.grpc.server.hits` count ← `PodWorkload(Ops)` (requests/s) × 60
 - `trace.grpc.server` distribution seconds: p90/p95/p99 ← `PodServerLatencyP90/95/99(s)`; p50 ←
-  `front_service.csv`'s `LatencyP50(s)` for frontend, else the mean over callers of the edge medians
-  into the service (`destination_50.csv`); weights ← hits.
+  `front_service.csv`'s `LatencyP50(s)` for the entry service (frontend), else the mean over callers
+  of the edge medians into the service (`destination_50.csv`); weights ← hits.
 - `trace.grpc.server.duration` gauge seconds, and the distribution's average: an *estimate* of the
   mean — the mean of a piecewise-linear quantile function through (0, p50/2), (.5, p50), (.9, p90),
   (.95, p95), (.99, p99), (1, p99) — since the data has no mean (on this dataset's own spans the
   estimate's median log error is +2 %, mean absolute 10 %).
-- `trace.grpc.server.errors` count, frontend only ← hits × (1 − `SuccessRate(%)`/100) from
+- `trace.grpc.server.errors` count, the entry service only ← hits × (1 − `SuccessRate(%)`/100) from
   `front_service.csv`. `PodSuccessRate(%)` is 0 in every row of every pod on both days (a broken
   collector, not a success rate), so no other service has an error signal and none is invented.
 
@@ -79,15 +79,14 @@ def _nanmean(stack: np.ndarray) -> np.ndarray:
     return np.where(n > 0, np.where(ok, stack, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
 
 
-def _p50(day: DayMetrics, service: str, t: np.ndarray, p90: np.ndarray) -> np.ndarray:
-    if service == "frontend":
+def _p50(day: DayMetrics, service: str, entry: bool, t: np.ndarray, p90: np.ndarray) -> np.ndarray:
+    edges = [c for c in day.dest50.cols if c.rsplit("_", 1)[-1] == service] if day.dest50 else []
+    if entry and day.front is not None:
         p50 = _nearest(day.front, t, day.front.col("LatencyP50(s)"))
+    elif edges and day.dest50 is not None:
+        p50 = _nanmean(np.vstack([_nearest(day.dest50, t, day.dest50.col(c)) for c in edges]))
     else:
-        edges = [c for c in day.dest50.cols if c.rsplit("_", 1)[-1] == service]
-        if edges:
-            p50 = _nanmean(np.vstack([_nearest(day.dest50, t, day.dest50.col(c)) for c in edges]))
-        else:
-            p50 = np.full(len(t), np.nan)
+        p50 = np.full(len(t), np.nan)
     with np.errstate(all="ignore"):
         r = p50 / p90
     ratio = float(np.median(r[np.isfinite(r)])) if np.isfinite(r).any() else 0.5
@@ -106,7 +105,9 @@ class MetricBook:
         shift: float,
         env: str,
         kube_tags: dict[str, list[str]],
+        entry: str,
     ) -> None:
+        self.entry = entry
         self.contexts: dict[str, list[Context]] = defaultdict(list)
         for service, (_pod, f) in sorted(day.pods.items()):
             sel = (f.t >= start) & (f.t < end)
@@ -158,7 +159,7 @@ class MetricBook:
         tags = [f"env:{env}", f"service:{service}", "span.kind:server"]
         hits = col["PodWorkload(Ops)"] * 60.0
         p90, p95, p99 = (col[f"PodServerLatencyP{q}(s)"] for q in (90, 95, 99))
-        p50 = _p50(day, service, t_orig, p90)
+        p50 = _p50(day, service, service == self.entry, t_orig, p90)
         mean = mean_estimate(p50, p90, p95, p99)
         has_latency = np.isfinite(p90) & np.isfinite(p95) & np.isfinite(p99)
         # A minute may report latency while its rounded request rate is 0: keep it visible with a tiny weight.
@@ -175,7 +176,7 @@ class MetricBook:
             pct={"p50": p50, "p90": p90, "p95": p95, "p99": p99},
             weights=weights,
         )
-        if service == "frontend":
+        if service == self.entry and day.front is not None:
             success = _nearest(day.front, t_orig, day.front.col("SuccessRate(%)"))
             self._add(f"{APM}.errors", tags, "count", "error", t, hits * (1.0 - success / 100.0))
 

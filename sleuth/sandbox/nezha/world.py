@@ -1,8 +1,10 @@
-"""One Nezha OnlineBoutique case as a `TelemetryWorld`, time-shifted so that its alert fires at the anchor.
+"""One case of a Nezha-layout dataset as a `TelemetryWorld`, time-shifted so that its alert fires at the anchor.
 
-What is served, and where it comes from (see README.md next to this file):
+What is served, and where it comes from (see README.md next to this file; the times and counts
+below are OnlineBoutique's):
 
-- Monitor: frontend p90 latency, one rule for every case (`alert.py`); it fires at the anchor.
+- Monitor: the entry service's p90 latency (`frontend` in OnlineBoutique), one rule for every case
+  (`alert.py`); it fires at the anchor.
 - Metrics: the incident day's own per-pod minute metrics (`metrics.py`), from 3 hours before the
   alert (or the day's first sample, whichever is later: 03:51 UTC on 2022-08-22, 11:59 UTC on
   2022-08-23 — the first cases of each day have only minutes of history) to 15 minutes after it
@@ -38,7 +40,10 @@ import numpy as np
 
 from sleuth.sandbox.nezha import alert, logs
 from sleuth.sandbox.nezha.dataset import (
+    DATASET,
+    ENV_NAMES,
     Incident,
+    System,
     baseline_trace_files,
     cached,
     day_metrics,
@@ -49,24 +54,24 @@ from sleuth.sandbox.nezha.dataset import (
     read_logs,
     read_trace,
     require_dir,
+    system,
 )
 from sleuth.sandbox.nezha.metrics import MetricBook
 from sleuth.sandbox.nezha.spans import Shaped, SpanBook, SpanFactory, shape, stitch
 from sleuth.sandbox.protocol import EventRecord, LogRecord, MonitorDef, RawSeries, SpanRecord, TagMatcher
 
-ENV = "nezha-ob"
-NAMESPACE = "hipster"
+ENV = ENV_NAMES[DATASET]  # the development set's
 FILL_MINUTES = 16
 METRIC_HOURS = 3.0
 AFTER_MINUTES = 15.0
 CASE_MARGIN_S = 300.0  # a case's own spans and logs start at most this long before its injection
 
 
-def _kube_tags(service: str, pod: str, node: str | None) -> list[str]:
+def _kube_tags(system: System, service: str, pod: str, node: str | None) -> list[str]:
     tags = [
-        f"env:{ENV}",
+        f"env:{system.env}",
         f"service:{service}",
-        f"kube_namespace:{NAMESPACE}",
+        f"kube_namespace:{system.namespace}",
         f"kube_deployment:{service}",
         f"kube_replica_set:{pod.rsplit('-', 1)[0]}",
         f"pod_name:{pod}",
@@ -91,26 +96,26 @@ class NezhaWorld:
         fill_minutes: int = FILL_MINUTES,
     ) -> None:
         self.root = require_dir(root)
-        self.name = ENV
-        self.env = ENV
+        self.system = system(self.root)
+        self.name = self.env = env = self.system.env
         self.anchor = (anchor or datetime.now(UTC)).astimezone(UTC)
         self._date, self._inject = case.date, case.inject  # the case id stays out of the world, too
         self._fill_minutes = fill_minutes
         day = day_metrics(case.date, self.root)
-        frontend = day.pods["frontend"][1]
+        entry = day.pods[self.system.entry][1]
         nxt = next_injection(case, self.root)
-        self.plan = alert.plan(frontend, case.inject, nxt)
-        self.fired = alert.fire_time(self.plan, frontend, self.anchor.timestamp())  # original time
+        self.plan = alert.plan(entry, case.inject, nxt)
+        self.fired = alert.fire_time(self.plan, entry, self.anchor.timestamp())  # original time
         self.shift = self.anchor.timestamp() - self.fired
         self._end = min(self.fired + AFTER_MINUTES * 60, nxt if nxt is not None else math.inf)
         nodes = pod_nodes(case.date, self.root)
         self.pods = {svc: pod for svc, (pod, _) in day.pods.items()}
         self.hosts = {svc: nodes[pod] for svc, pod in self.pods.items() if pod in nodes}
-        self.tags = {svc: _kube_tags(svc, pod, nodes.get(pod)) for svc, pod in self.pods.items()}
+        self.tags = {svc: _kube_tags(self.system, svc, pod, nodes.get(pod)) for svc, pod in self.pods.items()}
         self.metrics = MetricBook(
-            day, self.fired - METRIC_HOURS * 3600, self._end, self.shift, ENV, self.tags
+            day, self.fired - METRIC_HOURS * 3600, self._end, self.shift, env, self.tags, self.system.entry
         )
-        self._monitor = alert.monitor(self.plan, ENV, self.anchor)
+        self._monitor = alert.monitor(self.plan, self.system.entry, env, self.anchor)
         self._lock = threading.Lock()
         self._spans: SpanBook | None = None
         self._logs: list[LogRecord] | None = None
@@ -164,7 +169,7 @@ class NezhaWorld:
                 fill_end = (
                     min(first, int(self._inject * 1e9)) if first is not None else int(self._inject * 1e9)
                 )
-                factory = SpanFactory(ENV, self.tags, self.hosts)
+                factory = SpanFactory(self.env, self.tags, self.hosts)
                 self._spans = SpanBook(
                     stitch(real, baseline_pool(self.root), fill_end, self._fill_minutes, factory, self.shift)
                 )
@@ -180,7 +185,7 @@ class NezhaWorld:
                     for r in read_logs(p)
                     if self._in_case(r.ts)
                 ]
-                self._logs = logs.to_records(rows, self.shift, ENV, self.tags)
+                self._logs = logs.to_records(rows, self.shift, self.env, self.tags)
                 self._log_starts = [r.timestamp for r in self._logs]
             return self._logs
 
