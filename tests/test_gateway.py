@@ -4,6 +4,7 @@ malformed bodies and the call budget, each ending as a typed error that names it
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -59,10 +60,16 @@ def test_reads_every_kind_of_telemetry(server: SandboxServer) -> None:
         [f"sum:{hits}{{*}} by {{service}}.as_count()"], now - timedelta(minutes=30), now
     )
     assert series and series[0].scope.startswith("service:") and any(v for v in series[0].values)
-    spans = gw.search_spans("*", now - timedelta(hours=2), now, limit=1500, max_pages=2)
+    # Eight hours: at the world's quietest hour two held fewer than 1,500 spans (the test must page).
+    spans = gw.search_spans("*", now - timedelta(hours=8), now, limit=1500, max_pages=2)
     assert len(spans) == 1500 and all(s.trace_id and s.service for s in spans)
     assert search(gw, server) == 10
     assert gw.search_events("", now - timedelta(hours=3), now)
+    # Per-service log counts (one aggregate call) agree with the logs themselves.
+    start = now - timedelta(minutes=5)
+    counts = gw.count_logs("*", start, now)
+    logs = gw.search_logs("*", start, now, limit=100_000, max_pages=200)
+    assert counts and counts == dict(Counter(lg.service for lg in logs if lg.service))
 
 
 def test_429_waits_for_the_rate_limit_reset_then_succeeds(server: SandboxServer) -> None:

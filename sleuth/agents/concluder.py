@@ -135,7 +135,8 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         and strongest(best[callee].evidence if callee in best else []).get("ends_callers", 0.0) < 0.5
     }
 
-    related = _related_to_alert(ctx.service, callees)
+    # A sampled call graph cannot show that nothing connects a service to the alert: only a whole one can.
+    related = _related_to_alert(ctx.service, callees) if ctx.call_graph_complete else set()
 
     out: list[RankedCause] = []
     for service, h in best.items():

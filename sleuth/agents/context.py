@@ -7,7 +7,10 @@ the Events API, and the alerting service from the monitor's own query, scope and
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from sleuth.agents import health, stats
 from sleuth.agents.summaries import edges_from_spans, summarize_spans
@@ -23,6 +26,8 @@ ONSET_MARGIN = timedelta(
 )  # start the window a little before the onset: faults precede their symptoms
 BASELINE = timedelta(minutes=60)  # what "normal" looked like just before
 SPAN_BASELINE = timedelta(minutes=15)  # spans are voluminous: a shorter normal period suffices for them
+SPAN_SAMPLE = 5000  # spans per search, newest first: on a busy system, a window's latest seconds
+LOG_COUNTS_GRACE = timedelta(seconds=1)  # how long the rest of the context waits for error-log counts
 SIGNAL_HISTORY = timedelta(hours=2)
 CHANGE_LOOKBACK = timedelta(hours=3)
 AFTER_ALERT = timedelta(minutes=2)
@@ -33,6 +38,7 @@ _METRIC_TERM = re.compile(
 )
 _QUERY_METRIC = re.compile(r"(?:^|[(:\s])(?:avg|sum|min|max|p\d\d|count):([A-Za-z0-9_.]+)\s*\{")
 _QUERY_SCOPE = re.compile(r"\{([^}]*)\}")
+T = TypeVar("T")
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
@@ -119,19 +125,37 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     baseline_start = baseline_end - BASELINE
 
     span_query = f"env:{env}" if env else "*"
+    periods = (baseline_start, baseline_end), (window_start, window_end)
+    # Optional, so bounded: counted beside the rest, and left out if still unanswered when it is done.
+    log_counts = Bounded(lambda: health.error_log_counts(gateway, env, *periods))
     # Two searches rather than one: results come newest first and are capped, and the baseline must not be crowded out.
     window_spans = _spans(gateway, span_query, window_start, window_end, gaps)
     baseline_spans = _spans(gateway, span_query, baseline_end - SPAN_BASELINE, baseline_end, gaps)
     edges = edges_from_spans([*baseline_spans, *window_spans])
     span_summary = summarize_spans(span_query, baseline_spans, window_spans) if window_spans else None
 
-    health_scan = health.scan(gateway, env, (baseline_start, baseline_end), (window_start, window_end), gaps)
+    health_scan = health.scan(gateway, env, *periods, gaps)
 
     changes: list[ChangeEvent] = []
     try:
         changes = gateway.search_events("", at - CHANGE_LOOKBACK, window_end)
     except DatadogError as err:
         gaps.append(err.gap("events", "change events"))
+
+    try:
+        counts = log_counts.result(LOG_COUNTS_GRACE.total_seconds())
+        if counts is not None:
+            health.with_error_logs(health_scan, counts)
+        else:
+            gaps.append(
+                EvidenceGap(
+                    source="logs",
+                    query="error logs by service",
+                    reason=f"no answer within {LOG_COUNTS_GRACE.total_seconds():g} s of the rest of the context: left out",
+                )
+            )
+    except DatadogError as err:
+        gaps.append(err.gap("logs", "error logs by service"))
 
     services = sorted(
         {s.service for s in [*window_spans, *baseline_spans] if s.service}
@@ -155,6 +179,7 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
         monitor_metric=metric,
         services=services,
         edges=edges,
+        call_graph_complete=len(window_spans) < SPAN_SAMPLE and len(baseline_spans) < SPAN_SAMPLE,
         span_summary=span_summary,
         health=health_scan,
         changes=sorted(changes, key=lambda c: c.timestamp)[-50:],
@@ -196,7 +221,36 @@ def _spans(
     gateway: DatadogGateway, query: str, start: datetime, end: datetime, gaps: list[EvidenceGap]
 ) -> list[SpanRecord]:
     try:
-        return gateway.search_spans(query, start, end)
+        return gateway.search_spans(query, start, end, limit=SPAN_SAMPLE)
     except DatadogError as err:
         gaps.append(err.gap("spans", query))
         return []
+
+
+class Bounded(Generic[T]):
+    """A call run beside the caller's own work, whose answer is awaited only so long: a slow optional
+    source must not hold up, or time out, what does not need it. An abandoned call finishes on its own
+    (the gateway's timeouts bound it) and is ignored."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="sleuth-bounded", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as err:  # handed to whoever awaits the result
+            self._error = err
+        finally:
+            self._done.set()
+
+    def result(self, seconds: float) -> T | None:
+        """The answer, None if none came within `seconds`; the call's own error is raised."""
+        if not self._done.wait(seconds):
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._value

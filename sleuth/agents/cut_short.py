@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sleuth.agents import stats
 from sleuth.gateway.records import SpanRecord
 from sleuth.models.investigation import Evidence
-from sleuth.models.telemetry import SpanSummary
+from sleuth.models.telemetry import EdgeStats, SpanSummary
 
 SHORT = 0.5  # a request making fewer than half its operation's usual calls was cut short
 MIN_TYPICAL_CALLS = 2  # an operation that makes one call cannot be cut short in a visible way
@@ -33,28 +33,33 @@ def ended_after(
     many of the caller's requests were cut short right after calling the callee. Typical call counts
     per operation come from the baseline."""
     base = _requests(baseline)
-    typical: dict[tuple[str, str], float] = {}
-    by_op: dict[tuple[str, str], list[int]] = defaultdict(list)
+    typical: dict[tuple[str, str], tuple[float, float]] = {}
+    by_op: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for service, op, calls in base:
-        by_op[(service, op)].append(len(calls))
+        by_op[(service, op)].append((len(calls), len(set(calls))))
     for key, counts in by_op.items():
-        typical[key] = stats.median([float(c) for c in counts])
+        typical[key] = (
+            stats.median([float(n) for n, _ in counts]),
+            stats.median([float(d) for _, d in counts]),
+        )
     b_share, _ = _shares(base, typical)
     w_share, served = _shares(_requests(window), typical)
     return {k: (b_share.get(k, 0.0), w_share.get(k, 0.0), served[k[0]]) for k in set(b_share) | set(w_share)}
 
 
 def _shares(
-    requests: list[tuple[str, str, list[str]]], typical: dict[tuple[str, str], float]
+    requests: list[tuple[str, str, list[str]]], typical: dict[tuple[str, str], tuple[float, float]]
 ) -> tuple[dict[tuple[str, str], float], Counter[str]]:
     served: Counter[str] = Counter()
     cut: Counter[tuple[str, str]] = Counter()
     for service, op, calls in requests:
         usual = typical.get((service, op))
-        if usual is None or usual < MIN_TYPICAL_CALLS:
+        if usual is None or usual[0] < MIN_TYPICAL_CALLS:
             continue
         served[service] += 1
-        if calls and len(calls) < SHORT * usual:
+        # Short of its usual calls, or of its usual callees: retrying the call that fails does not
+        # make a request any less cut short.
+        if calls and (len(calls) < SHORT * usual[0] or len(set(calls)) < SHORT * usual[1]):
             cut[(service, calls[-1])] += 1
     return {k: n / served[k[0]] for k, n in cut.items() if served[k[0]]}, served
 
@@ -84,17 +89,20 @@ def _requests(spans: Sequence[SpanRecord]) -> list[tuple[str, str, list[str]]]:
     return out
 
 
+def cut_strength(e: EdgeStats) -> float:
+    """How clearly the caller's requests now end right after this call (0: no more than before)."""
+    # The share's lower confidence bound: a caller that served three requests proves little.
+    rise = _lower(e.window_ended_after, e.caller_window_requests) - e.baseline_ended_after
+    return round(max(0.0, min(1.0, (rise - ONSET) / (FULL - ONSET))), 3)
+
+
 def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     """Evidence that callers give up right after `service` answers (None: no caller to judge by)."""
     inbound = [e for e in summary.edges if e.callee == service and e.caller != service]
     if not inbound:
         return None
-    # The share's lower confidence bound: a caller that served three requests proves little.
-    e = max(
-        inbound, key=lambda x: _lower(x.window_ended_after, x.caller_window_requests) - x.baseline_ended_after
-    )
-    rise = _lower(e.window_ended_after, e.caller_window_requests) - e.baseline_ended_after
-    strength = round(max(0.0, min(1.0, (rise - ONSET) / (FULL - ONSET))), 3)
+    e = max(inbound, key=cut_strength)
+    strength = cut_strength(e)
     return Evidence(
         source="spans",
         query=f"spans {summary.query} callers of {service}",

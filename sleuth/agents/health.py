@@ -4,7 +4,8 @@ Spans are sampled and may miss a failing service entirely; APM trace metrics and
 metrics are complete. A handful of `by {service}` queries give each service's error rate,
 latency, load and resource use before and during the alert, in two or three API calls.
 Databases, caches and queues have no tracer: their callers' client spans, `by {peer.service}`,
-are how their errors and latency are seen.
+are how their errors and latency are seen. Error logs are counted per service too (two aggregate
+calls, `error_log_counts`): where spans carry no error flag, logs may be the only place a failure shows.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sleuth.agents import stats
 from sleuth.gateway import DatadogError, DatadogGateway, Series
@@ -25,6 +27,8 @@ QUERIES_PER_CALL = 12
 ERROR_RATE_FLOOR = 0.01  # one percentage point: smaller error-rate wobbles are not a spread
 FLEET_MIN_SERVICES = 5  # fewer services are not a fleet: their median is one of them
 RESOURCES = {"cpu": "kubernetes.cpu.usage.total", "memory": "kubernetes.memory.usage"}
+LOG_BASELINE = timedelta(minutes=30)  # logs are heavy: the last half hour is their normal
+MIN_ERROR_LOGS = 3  # fewer error lines are not a pattern
 
 
 def scan(
@@ -68,6 +72,40 @@ def scan(
         meta = {q: (part, op) for q, part, op in chunk}
         series += [(s, *meta[s.query]) for s in got if s.query in meta]
     return _health(series, baseline, window)
+
+
+@dataclass(frozen=True)
+class ErrorLogCounts:
+    query: str
+    window: dict[str, int]  # service → error logs in the alert window
+    expected: dict[str, float]  # service → what its baseline rate predicts for the window
+
+
+def error_log_counts(
+    gateway: DatadogGateway,
+    env: str | None,
+    baseline: tuple[datetime, datetime],
+    window: tuple[datetime, datetime],
+) -> ErrorLogCounts:
+    """Error logs per service, alert window vs the last half hour before it (raises DatadogError)."""
+    start = max(baseline[0], baseline[1] - LOG_BASELINE)
+    query = f"status:error env:{env}" if env else "status:error"
+    now = gateway.count_logs(query, window[0], window[1])
+    before = gateway.count_logs(query, start, baseline[1]) if now else {}
+    scale = (window[1] - window[0]).total_seconds() / max(1.0, (baseline[1] - start).total_seconds())
+    return ErrorLogCounts(query, now, {svc: round(n * scale, 2) for svc, n in before.items()})
+
+
+def with_error_logs(health: list[ServiceHealth], counts: ErrorLogCounts) -> list[ServiceHealth]:
+    for h in health:
+        h.error_logs = counts.window.get(h.service, 0)
+        h.error_logs_expected = counts.expected.get(h.service, 0.0)
+    return health
+
+
+def error_logs_z(h: ServiceHealth) -> float:
+    """How far a service's error logs rose above what its baseline predicts (0 for a few lines)."""
+    return stats.count_z(h.error_logs, h.error_logs_expected) if h.error_logs >= MIN_ERROR_LOGS else 0.0
 
 
 def _traced_operations(names: list[str]) -> set[str]:

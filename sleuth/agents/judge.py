@@ -7,6 +7,8 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 
 from __future__ import annotations
 
+from sleuth.agents.cut_short import cut_strength
+from sleuth.agents.evidence import SUPPORT_THRESHOLD
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext, Lead
@@ -14,6 +16,8 @@ from sleuth.models.investigation import Evidence, Hypothesis, InvestigationConte
 VALIDATE_AT = 0.5
 INVALIDATE_BELOW = 0.2
 LEAD_AT = 0.45
+OWN_HEALTH = frozenset({"cpu", "cpu_throttle", "memory"})  # measured on its own pods
+CUT_LEAD_AT = 0.3  # as `cut_short_evidence` supports
 # Confidence may not exceed what the number of independent sources can carry.
 SOURCE_CAP = {0: 0.0, 1: 0.6, 2: 0.8}
 MAX_CONFIDENCE = 0.95
@@ -49,6 +53,15 @@ def strongest(evidence: list[Evidence]) -> dict[str, float]:
 
 def measured(evidence: list[Evidence]) -> set[str]:
     return {e.signal for e in evidence}
+
+
+def complaints_count(evidence: list[Evidence]) -> bool:
+    """Whether callers' error logs naming a service say something about it: only when its own pods
+    were measured (unmeasured, a complaint names it but not what is wrong with it) and it shows no
+    errors of its own (then it is passing someone else's failure on to its callers)."""
+    s = strongest(evidence)
+    errs = max(s.get(k, 0.0) for k in ("errors", "log_errors", "downstream_log_errors"))
+    return bool(measured(evidence) & OWN_HEALTH) and errs < SUPPORT_THRESHOLD
 
 
 def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -> dict[RootCauseKind, float]:
@@ -92,6 +105,8 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
             g("originated_errors", "unexplained_errors", "ends_callers"),
             0.7 * g("new_log_patterns"),
             0.8 * g("fanout_change"),
+            # Its callers reject what it answers while its own telemetry looks fine: a wrong answer.
+            0.8 * g("named_in_errors"),
         )
         * (1.0 - 0.6 * max(resources, changed)),
         "deployment": min(g("deployment_event"), symptom) if g("deployment_event") else 0.0,
@@ -215,6 +230,17 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
             slow = (
                 (e.window_p50_ms or 0.0) / max(e.baseline_p50_ms or 0.0, 0.05) if e.baseline_p50_ms else 1.0
             )
+            cut = cut_strength(e)
+            if cut >= CUT_LEAD_AT:
+                # Its requests now stop right after this call: the answer it got is what it gave up on.
+                leads.append(
+                    Lead(
+                        service=e.callee,
+                        kind="unknown",
+                        reason=f"{e.window_ended_after:.0%} of {h.service}'s requests now end right after calling {e.callee} (was {e.baseline_ended_after:.0%})",
+                        strength=cut,
+                    )
+                )
             if err_up > 0.02 or slow > 1.4:
                 strength = min(1.0, max(err_up * 5, (slow - 1.0) / 2))
                 leads.append(

@@ -64,11 +64,17 @@ def peer_evidence(
 
 
 def caller_log_evidence(
-    gateway: DatadogGateway, ctx: InvestigationContext, service: str, gaps: list[EvidenceGap]
+    gateway: DatadogGateway,
+    ctx: InvestigationContext,
+    service: str,
+    gaps: list[EvidenceGap],
+    signal: str = "external_errors",
 ) -> Evidence | None:
     """Error logs, from anyone, that name `service`: how often its callers complain about it, baseline
-    rate vs the alert window's."""
-    query = f'status:error "{service}"' + (f" env:{ctx.env}" if ctx.env else "")
+    rate vs the alert window's. For a service with telemetry of its own (`signal="named_in_errors"`)
+    this is how an answer that is wrong but looks fine to the service itself shows."""
+    # Its own lines name it too (logger names, messages): a complaint is what others log.
+    query = f'status:error "{service}" -service:{service}' + (f" env:{ctx.env}" if ctx.env else "")
     base_start, base_end, scale = log_baseline(ctx)
     try:
         now = len(gateway.search_logs(query, ctx.window_start, ctx.window_end, limit=1000, max_pages=1))
@@ -82,7 +88,7 @@ def caller_log_evidence(
         source="logs",
         query=query,
         observation=f"as its callers see it: {now} error logs name {service} in the alert window (about {expected:.0f} expected)",
-        signal="external_errors",
+        signal=signal,
         strength=strength,
         supports=strength >= SUPPORT_THRESHOLD,
         baseline=round(expected, 2),

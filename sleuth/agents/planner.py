@@ -9,7 +9,7 @@ import re
 from sleuth.agents import stats
 from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
-from sleuth.agents.health import fleet_shifts
+from sleuth.agents.health import error_logs_z, fleet_shifts
 from sleuth.agents.signals import service_role
 from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.models.common import RootCauseKind
@@ -133,10 +133,13 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
         lat = stats.squash(h.latency_z)
         res = 0.7 * stats.squash(max(_own_resource_z(h, common)))
         surge = ratio_strength(h.hits_ratio or 1.0, 1.5, 4.0)
-        anomaly = max(err, lat, res, surge)
+        logged = stats.squash(error_logs_z(h))
+        anomaly = max(err, lat, res, surge, logged)
         anomalous[h.service] = anomaly
         why = (
-            f"its error rate rose from {h.error_rate_before:.2%} to {h.error_rate_now:.2%}"
+            f"it logged {h.error_logs} errors in the alert window (about {h.error_logs_expected:.0f} expected)"
+            if logged > max(err, lat, res, surge)
+            else f"its error rate rose from {h.error_rate_before:.2%} to {h.error_rate_now:.2%}"
             if err >= max(lat, res, surge)
             else f"its latency rose ×{h.latency_ratio or 1:.1f}"
             if lat >= max(res, surge)
@@ -201,6 +204,8 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     if row is not None and row.window_originated_errors > max(2, 2 * row.baseline_originated_errors):
         return "code_error"
     cut = cut_short_evidence(ctx.span_summary, service) if ctx.span_summary else None
+    if cut is not None and _slower_to_answer(service, ctx):
+        cut = None  # requests that give up after a call grown slow are timeouts, not wrong answers
     for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service), cut):
         if seen is not None and seen.supports:
             return "code_error"
@@ -223,6 +228,17 @@ def _slower_only_on_the_wire(service: str, own_ratio: float | None, ctx: Investi
         return False  # unmeasured is not "as fast as before"
     return any(
         e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= 1.4
+        for e in ctx.span_summary.edges
+        if e.callee == service and e.caller != service and e.baseline_p50_ms and e.window_p50_ms
+    )
+
+
+def _slower_to_answer(service: str, ctx: InvestigationContext) -> bool:
+    """Its callers wait on it clearly longer than before (the median call, ×1.5 or more)."""
+    if ctx.span_summary is None:
+        return False
+    return any(
+        e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= 1.5
         for e in ctx.span_summary.edges
         if e.callee == service and e.caller != service and e.baseline_p50_ms and e.window_p50_ms
     )

@@ -78,6 +78,7 @@ KIND_SIGNALS: dict[RootCauseKind, tuple[str, ...]] = {
         "ends_callers",
         "new_log_patterns",
         "fanout_change",
+        "named_in_errors",
         "errors",
     ),
     "deployment": ("deployment_event", "originated_errors", "new_log_patterns", "self_latency"),

@@ -65,11 +65,12 @@ class OfflineTester:
             ev = series_evidence(summary, common)
             if ev is not None:
                 evidence.append(ev)
-        if service_role(h.service, ctx.span_summary) == "external":
+        external = service_role(h.service, ctx.span_summary) == "external"
+        if external:
             evidence.extend(peer_evidence(gateway, ctx, h.service, gaps))
-            complaints = caller_log_evidence(gateway, ctx, h.service, gaps)
-            if complaints is not None:
-                evidence.append(complaints)
+        complaints = caller_log_evidence(
+            gateway, ctx, h.service, gaps, "external_errors" if external else "named_in_errors"
+        )
         evidence.extend(self._logs(gateway, h.service, inp, gaps))
         if ctx.span_summary is not None:
             evidence.extend(span_evidence(ctx.span_summary, h.service))
@@ -82,6 +83,8 @@ class OfflineTester:
         for seen in (starved_callees(ctx, h.service), unexplained_errors(ctx, h.service, errors)):
             if seen is not None:
                 evidence.append(seen)
+        if complaints is not None and (external or judge.complaints_count(evidence)):
+            evidence.append(complaints)
         evidence.extend(_alert_as_measurement(inp, evidence))
         evidence.extend(_human_pointer(h))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.models.investigation import Evidence, InvestigationContext
 from sleuth.models.telemetry import ServiceHealth
@@ -19,6 +20,7 @@ HELD = 0.6  # the caller still serves at least this share of its baseline load
 QUIET = 0.4  # a callee receiving less than this share of its baseline calls has gone quiet
 TIMEOUT_RATIO = 5.0  # a callee this many times slower may be timing its callers out
 SHARE_OF_RISE = 0.3  # a callee whose error rate rose by this share of its caller's rise may carry it
+LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squash: 0.63)
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -87,6 +89,10 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
         return None
     if any(_explains(health[c], me) for c in callees):
         return None
+    # Where spans and metrics carry no error of a callee, its own error logs may: errors logged
+    # downstream are where the caller's errors come from.
+    if any(error_logs_z(health[d]) >= LOGGED_Z for d in _downstream(ctx, service) if d in health):
+        return None
     return Evidence(
         source="metrics",
         query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
@@ -100,6 +106,20 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
         baseline=me.error_rate_before,
         current=me.error_rate_now,
     )
+
+
+def _downstream(ctx: InvestigationContext, service: str) -> set[str]:
+    callees: dict[str, set[str]] = defaultdict(set)
+    for e in ctx.edges:
+        callees[e.caller].add(e.callee)
+    seen: set[str] = set()
+    stack = list(callees.get(service, ()))
+    while stack:
+        s = stack.pop()
+        if s not in seen and s != service:
+            seen.add(s)
+            stack.extend(callees.get(s, ()))
+    return seen
 
 
 def _explains(callee: ServiceHealth, caller: ServiceHealth) -> bool:

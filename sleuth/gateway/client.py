@@ -44,6 +44,11 @@ from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.api.metrics_api import MetricsApi
 from datadog_api_client.v2.api.spans_api import SpansApi
 from datadog_api_client.v2.model.events_sort import EventsSort
+from datadog_api_client.v2.model.logs_aggregate_request import LogsAggregateRequest
+from datadog_api_client.v2.model.logs_aggregation_function import LogsAggregationFunction
+from datadog_api_client.v2.model.logs_compute import LogsCompute
+from datadog_api_client.v2.model.logs_compute_type import LogsComputeType
+from datadog_api_client.v2.model.logs_group_by import LogsGroupBy
 from datadog_api_client.v2.model.logs_list_request import LogsListRequest
 from datadog_api_client.v2.model.logs_list_request_page import LogsListRequestPage
 from datadog_api_client.v2.model.logs_query_filter import LogsQueryFilter
@@ -267,6 +272,26 @@ class DatadogGateway:
             if not cursor or len(out) >= limit:
                 break
         return out[:limit]
+
+    def count_logs(
+        self, query: str, start: datetime, end: datetime, facet: str = "service", limit: int = 100
+    ) -> dict[str, int]:
+        """Log counts per value of a facet (one aggregate call): e.g. error logs per service."""
+        body = LogsAggregateRequest(
+            filter=LogsQueryFilter(query=query, _from=_iso(start), to=_iso(end), indexes=["*"]),
+            compute=[LogsCompute(aggregation=LogsAggregationFunction.COUNT, type=LogsComputeType.TOTAL)],
+            group_by=[LogsGroupBy(facet=facet, limit=limit)],
+        )
+        r: Any = self._call(
+            "/api/v2/logs/analytics/aggregate", partial(_json, LogsApi(self._raw).aggregate_logs, body=body)
+        )
+        out: dict[str, int] = {}
+        for bucket in (r.get("data") or {}).get("buckets") or []:
+            value = (bucket.get("by") or {}).get(facet)
+            count = (bucket.get("computes") or {}).get("c0")
+            if value is not None and isinstance(count, int | float):
+                out[str(value)] = int(count)
+        return out
 
     def search_spans(
         self, query: str, start: datetime, end: datetime, limit: int = 5000, max_pages: int = 5

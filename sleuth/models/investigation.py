@@ -150,6 +150,9 @@ class InvestigationContext(BaseModel):
     monitor_metric: str | None = None
     services: list[str] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
+    # False when the span searches hit their cap: the edges are then a sample of the call graph, and a
+    # service missing from it is unobserved rather than unconnected.
+    call_graph_complete: bool = True
     span_summary: SpanSummary | None = None
     health: list[ServiceHealth] = Field(default_factory=list)
     changes: list[ChangeEvent] = Field(default_factory=list)

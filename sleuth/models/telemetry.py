@@ -146,3 +146,5 @@ class ServiceHealth(BaseModel):
     memory_z: float = 0.0
     onset_epoch: float | None = None  # when its latency first left the baseline
     seen_by_callers: bool = False  # no tracer of its own: errors and latency are its callers' client spans
+    error_logs: int = 0  # error-status logs in the alert window
+    error_logs_expected: float = 0.0  # what its baseline rate predicts for the window

@@ -68,3 +68,15 @@ def test_a_few_requests_prove_little_and_a_normal_window_nothing() -> None:
     some = summarize_spans("env:test", baseline, spans(100, 1000.0, cut_after="catalog", every=10))
     ev = cut_short_evidence(some, "catalog")
     assert ev is not None and not ev.supports
+
+
+def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
+    """A caller that retries its failing callee makes as many calls as usual, but not to its usual
+    callees: counted by distinct callees, its requests still end right after that callee."""
+    retried = ["currency", "catalog", "catalog", "catalog", "catalog"]
+    window: list[SpanRecord] = []
+    for i in range(60):
+        window += request(f"w-{i}", 2000.0 + i, retried if i % 2 == 0 else CALLS)
+    shares = ended_after(spans(60, 1000.0), window)
+    base, now, served = shares[("web", "catalog")]
+    assert base == 0.0 and now == 0.5 and served == 60

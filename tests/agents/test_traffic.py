@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
-from sleuth.agents.judge import judge, kind_scores
+from sleuth.agents.judge import complaints_count, judge, kind_scores
 from sleuth.agents.traffic import quiet_callees, starved_callees, unexplained_errors
 from sleuth.models.alert import Alert
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext
@@ -195,3 +197,44 @@ def test_sampled_spans_do_not_overrule_an_externals_complete_client_metrics() ->
     assert kind_scores("bureau", sampled + complete, "external")["external_dependency"] == 0.0
     failing = [_ev("metrics", "external_latency", 0.9)]
     assert kind_scores("bureau", sampled + failing, "external")["external_dependency"] == 0.9
+
+
+def test_errors_logged_downstream_explain_a_callers_errors() -> None:
+    """Where spans and metrics carry no error of a callee (no error flag, no error metric), its own
+    error logs may: the caller's errors then come from there, two calls down or one."""
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    quiet = dict(checkout=load(1.0), catalog=load(1.0), payments=load(1.0), email=load(1.0))
+    assert unexplained_errors(ctx(web=web, **quiet), "web") is not None
+    logging = load(1.0, error_logs=40, error_logs_expected=0.5)
+    assert unexplained_errors(ctx(web=web, **{**quiet, "payments": logging}), "web") is None
+    # a few lines, or as many as usual, are not a failure
+    few = load(1.0, error_logs=2, error_logs_expected=0.0)
+    usual = load(1.0, error_logs=40, error_logs_expected=38.0)
+    assert unexplained_errors(ctx(web=web, **{**quiet, "payments": few}), "web") is not None
+    assert unexplained_errors(ctx(web=web, **{**quiet, "payments": usual}), "web") is not None
+    # errors logged by an unrelated service (not downstream of web) explain nothing
+    assert unexplained_errors(ctx(web=web, **quiet, worker=logging), "web") is not None
+
+
+def test_a_sampled_call_graph_does_not_make_a_service_unrelated() -> None:
+    """Only a whole call graph shows that nothing connects a service to the alert; when the span
+    searches hit their cap the graph is a sample, and a service missing from it is unobserved."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
+    payments = judged("h1", "payments", "code_error", c, _ev("spans", "originated_errors", 0.6))
+    worker = judged("h2", "docs-worker", "memory_pressure", c, _ev("metrics", "memory", 1.0))
+    assert [r.service for r in rank([payments, worker], c)] == ["payments", "docs-worker"]
+    sampled = c.model_copy(update={"call_graph_complete": False})
+    ranked = rank([payments, worker], sampled)
+    assert ranked[0].service == "docs-worker" and ranked[0].confidence > 0.45
+
+
+def test_callers_rejecting_the_answers_of_a_healthy_looking_service_point_at_a_wrong_answer() -> None:
+    named = _ev("logs", "named_in_errors", 0.9)
+    healthy = [_ev("metrics", "cpu", 0.0), _ev("metrics", "memory", 0.0)]
+    assert complaints_count([*healthy, named])
+    assert kind_scores("orders", [*healthy, named])["code_error"] == pytest.approx(0.72)
+    # unmeasured, a complaint names the service but not what is wrong with it
+    assert not complaints_count([named])
+    # erring itself, it passes someone else's failure on
+    assert not complaints_count([*healthy, _ev("metrics", "errors", 0.9), named])
+    assert not complaints_count([*healthy, _ev("logs", "downstream_log_errors", 0.8), named])

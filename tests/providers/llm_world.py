@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +143,21 @@ class FakeGateway:
         ]
         self.raw_records += len(out[:limit])
         return out[:limit]
+
+    def count_logs(
+        self, query: str, start: datetime, end: datetime, facet: str = "service", limit: int = 100
+    ) -> dict[str, int]:
+        self._call("logs_aggregate", query)
+        service, words, status = _service(query), _words(query), _status(query)
+        counts: Counter[str] = Counter()
+        for t in _minutes(start, end):
+            for svc in [service] if service else SERVICES:
+                counts[svc] += sum(
+                    1
+                    for r in self._logs_at(svc, t)
+                    if (not status or r.status == status) and all(w in r.message.lower() for w in words)
+                )
+        return {k: v for k, v in counts.most_common(limit) if v}
 
     def _logs_at(self, svc: str, t: datetime) -> list[LogRecord]:
         rng = random.Random(f"log{svc}{t.isoformat()}")
