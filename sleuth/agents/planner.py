@@ -224,21 +224,17 @@ def _own_resource_z(h: ServiceHealth, common: dict[str, float]) -> tuple[float, 
 
 def _slower_only_on_the_wire(service: str, own_ratio: float | None, ctx: InvestigationContext) -> bool:
     """Its callers wait much longer on it while it answers as fast as before: the time is on the wire."""
-    if ctx.span_summary is None or own_ratio is None or own_ratio >= 1.2:
+    if own_ratio is None or own_ratio >= 1.2:
         return False  # unmeasured is not "as fast as before"
-    return any(
-        e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= 1.4
-        for e in ctx.span_summary.edges
-        if e.callee == service and e.caller != service and e.baseline_p50_ms and e.window_p50_ms
-    )
+    return _slower_to_answer(service, ctx, 1.4)
 
 
-def _slower_to_answer(service: str, ctx: InvestigationContext) -> bool:
-    """Its callers wait on it clearly longer than before (the median call, ×1.5 or more)."""
+def _slower_to_answer(service: str, ctx: InvestigationContext, ratio: float = 1.5) -> bool:
+    """Some caller waits on it clearly longer than before (its median call, ×`ratio` or more)."""
     if ctx.span_summary is None:
         return False
     return any(
-        e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= 1.5
+        e.window_p50_ms / max(e.baseline_p50_ms, 0.05) >= ratio
         for e in ctx.span_summary.edges
         if e.callee == service and e.caller != service and e.baseline_p50_ms and e.window_p50_ms
     )
