@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from sleuth.agents.judge import SPECIFICITY, strongest
 from sleuth.agents.signals import service_role
-from sleuth.agents.traffic import quiet_callees
+from sleuth.agents.traffic import quiet_callees, reachable
 from sleuth.models.investigation import (
     Hypothesis,
     InvestigationContext,
@@ -123,7 +123,7 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         callees[e.caller].add(e.callee)
     surged = {h.service for h in hypotheses if h.status == "validated" and h.kind == "traffic_surge"}
     # Everything downstream of a surge got more work than usual: its saturation is the surge's doing.
-    loaded = {d for s in surged for d in _reachable(s, callees)}
+    loaded = {d for s in surged for d in reachable(s, callees)}
 
     # A callee that went quiet because a validated caller stopped reaching it only echoes that caller.
     # Not one whose own answers make its callers give up: it went quiet because they stopped early.
@@ -147,7 +147,7 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
             # wrong with it, it does not explain this alert through the calls we can see.
             score *= UNRELATED_DISCOUNT
             confidence = min(confidence, UNSURE_CAP)
-        downstream = _reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
+        downstream = reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
         if service in loaded or service in quiet:
@@ -201,19 +201,7 @@ def _related_to_alert(alerted: str | None, callees: dict[str, set[str]]) -> set[
     for caller, cs in callees.items():
         for c in cs:
             callers[c].add(caller)
-    return {alerted} | _reachable(alerted, callees) | _reachable(alerted, callers)
-
-
-def _reachable(service: str, callees: dict[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(callees.get(service, ()))
-    while stack:
-        s = stack.pop()
-        if s in seen or s == service:
-            continue
-        seen.add(s)
-        stack.extend(callees.get(s, ()))
-    return seen
+    return {alerted} | reachable(alerted, callees) | reachable(alerted, callers)
 
 
 def _breadth(h: Hypothesis) -> float:

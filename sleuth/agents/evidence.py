@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sleuth.agents import stats
+from sleuth.agents.health import LOG_BASELINE
 from sleuth.agents.signals import classify_metric, metric_of, service_role
 from sleuth.models.investigation import Evidence, InvestigationContext
 from sleuth.models.telemetry import ChangeEvent, EdgeStats, LogSummary, SeriesSummary, SpanSummary
@@ -26,8 +27,6 @@ _OOM = re.compile(
 _DISK = re.compile(
     r"(no space left|disk (is )?full|enospc|read-only file system|quota exceeded|i/o error)", re.I
 )
-
-LOG_BASELINE = timedelta(minutes=30)
 
 
 def _ev(source: str, query: str, observation: str, signal: str, strength: float, **kw: object) -> Evidence:

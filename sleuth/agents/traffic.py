@@ -112,13 +112,19 @@ def _downstream(ctx: InvestigationContext, service: str) -> set[str]:
     callees: dict[str, set[str]] = defaultdict(set)
     for e in ctx.edges:
         callees[e.caller].add(e.callee)
+    return reachable(service, callees)
+
+
+def reachable(service: str, callees: dict[str, set[str]]) -> set[str]:
+    """Every service `service` calls, directly or not (itself excluded)."""
     seen: set[str] = set()
     stack = list(callees.get(service, ()))
     while stack:
         s = stack.pop()
-        if s not in seen and s != service:
-            seen.add(s)
-            stack.extend(callees.get(s, ()))
+        if s in seen or s == service:
+            continue
+        seen.add(s)
+        stack.extend(callees.get(s, ()))
     return seen
 
 
