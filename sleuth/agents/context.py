@@ -129,7 +129,9 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     # Optional, so bounded: counted beside the rest, and left out if still unanswered when it is done.
     log_counts = Bounded(lambda: health.error_log_counts(gateway, env, *periods))
     # Two searches rather than one: results come newest first and are capped, and the baseline must not be crowded out.
-    window_spans = _spans(gateway, span_query, window_start, window_end, gaps)
+    # Ending at the alert, not at "now": on a busy system the capped sample is the latest seconds, and
+    # which seconds those are must not depend on how long after the alert the investigation started.
+    window_spans = _spans(gateway, span_query, window_start, min(window_end, at), gaps)
     baseline_spans = _spans(gateway, span_query, baseline_end - SPAN_BASELINE, baseline_end, gaps)
     edges = edges_from_spans([*baseline_spans, *window_spans])
     span_summary = summarize_spans(span_query, baseline_spans, window_spans) if window_spans else None

@@ -108,10 +108,18 @@ def series_evidence(s: SeriesSummary, common: Mapping[str, float] | None = None)
         # A baseline that holds earlier incidents inflates sigma; a many-fold rise beyond its noise still tells.
         strength = max(strength, ratio_strength(1.0 + s.relative_change, 2.0, 8.0))
     rel = f" ({s.relative_change:+.0%})" if s.relative_change is not None else ""
+    climbing = ""
+    if rule.signal == "memory" and z > 0 and s.climb > 0:
+        # A leak is young before it is large: still growing every minute, far faster than it ever
+        # wandered, says more than how far it has got.
+        strength = max(strength, stats.squash(s.climb))
+        if s.climb >= 3:
+            climbing = f", still climbing every minute (step z={s.climb:+.0f})"
     return _ev(
         "metrics",
         s.query,
-        f"{name}: {_fmt(s.window_mean)} in the alert window vs {_fmt(s.baseline_mean)} before{rel}, z={s.change_score:+.1f}",
+        f"{name}: {_fmt(s.window_mean)} in the alert window vs {_fmt(s.baseline_mean)} before{rel}, "
+        f"z={s.change_score:+.1f}{climbing}",
         rule.signal,
         strength,
         baseline=s.baseline_mean,
@@ -285,18 +293,30 @@ def fanout_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     )
 
 
-def _gap_ratio(e: EdgeStats) -> float | None:
+MIN_WIRE_MS = 0.5
+
+
+def wire_floor(summary: SpanSummary) -> float:
+    """What a call's wire time usually costs anywhere in this system (the median edge's baseline):
+    an edge that was quicker than that before is not slow for reaching it now, a few milliseconds
+    of jitter over a handful of sampled calls."""
+    gaps = [e.baseline_gap_ms for e in summary.edges if e.baseline_gap_ms is not None]
+    return max(MIN_WIRE_MS, stats.median(gaps)) if len(gaps) >= 3 else MIN_WIRE_MS
+
+
+def _gap_ratio(e: EdgeStats, floor: float = MIN_WIRE_MS) -> float | None:
     if e.baseline_gap_ms is None or e.window_gap_ms is None:
         return None
-    return (e.window_gap_ms or 0.0) / max(e.baseline_gap_ms or 0.0, 0.5)
+    return (e.window_gap_ms or 0.0) / max(e.baseline_gap_ms or 0.0, floor)
 
 
 def _out_gap(summary: SpanSummary, caller: str, exclude: str | None = None) -> float | None:
     """Median wire-time ratio over a caller's outbound calls (at least two distinct callees)."""
+    floor = wire_floor(summary)
     ratios = [
         r
         for e in summary.edges
-        if e.caller == caller and e.callee != exclude and (r := _gap_ratio(e)) is not None
+        if e.caller == caller and e.callee != exclude and (r := _gap_ratio(e, floor)) is not None
     ]
     return stats.median(ratios) if len(ratios) >= 2 else None
 
@@ -308,13 +328,14 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
     fanout = fanout_evidence(summary, service)
     if fanout is not None:
         out.append(fanout)
+    floor = wire_floor(summary)
     inbound = [e for e in summary.edges if e.callee == service and _gap_ratio(e) is not None]
     # A call's extra wire time belongs to its callee only if the caller's other calls did not slow
     # down too (by 30 % or more): a starved or delayed caller makes every one of its calls look slow
     # on the wire, and when it is starved only at times, the median of its calls moves less.
     unexplained = [e for e in inbound if (_out_gap(summary, e.caller, exclude=service) or 1.0) < 1.3]
     if inbound:
-        ratios = [_gap_ratio(e) or 1.0 for e in unexplained] or [1.0]
+        ratios = [_gap_ratio(e, floor) or 1.0 for e in unexplained] or [1.0]
         r = stats.median(ratios)
         out.append(
             _ev(

@@ -75,18 +75,21 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     seen = measured(evidence)
     is_infra = role in ("cache", "queue") or bool(seen & {"queue_lag", "cache_health"})
     is_db = not is_infra and (role == "database" or bool(seen & {"db_latency", "db_connections", "db_locks"}))
-    resources = max(g("cpu", "cpu_throttle"), g("memory", "oom_logs"), g("disk", "disk_logs"))
+    # CPU that grew no faster than the requests it serves is load, not starvation: its callers sent
+    # more (a surge, or retries of answers that failed), and the service does no more work per request.
+    # Not when it also got slower: then the extra load is what starves it.
+    slower = g("latency", "self_latency")
+    cpu = max(g("cpu") * (1.0 - load_share(evidence) * (1.0 - slower)), g("cpu_throttle"))
+    resources = max(cpu, g("memory", "oom_logs"), g("disk", "disk_logs"))
     changed = max(g("deployment_event"), g("config_event"))
     scores: dict[RootCauseKind, float] = {
         # A starved service is slow in its own code and slow to issue its calls.
         # CPU that moved even moderately, in a service whose own code got much slower, is saturation.
         "cpu_saturation": _corroborated(
             max(
-                g("cpu", "cpu_throttle"),
+                cpu,
                 0.8 * min(g("self_latency"), g("edge_latency_out")),
-                min(g("self_latency"), g("cpu", "cpu_throttle") + 0.3)
-                if g("cpu", "cpu_throttle") >= 0.3
-                else 0.0,
+                min(g("self_latency"), cpu + 0.3) if cpu >= 0.3 else 0.0,
             ),
             g("self_latency", "latency", "edge_latency_out"),
         ),
@@ -119,6 +122,25 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "unknown": 0.0,
     }
     return scores
+
+
+LOAD_RISE = 1.3  # fewer extra requests than this are the day's ordinary swing, not load
+
+
+def _rise(evidence: list[Evidence], signal: str) -> float | None:
+    """How many times its baseline a metric signal's window level is (the strongest reading of it)."""
+    e = max((x for x in evidence if x.signal == signal), key=lambda x: x.strength, default=None)
+    if e is None or not e.baseline or e.baseline <= 0 or e.current is None:
+        return None
+    return e.current / e.baseline
+
+
+def load_share(evidence: list[Evidence]) -> float:
+    """0..1: how much of a CPU rise more requests account for (1 when the work per request did not grow)."""
+    cpu, hits = _rise(evidence, "cpu"), _rise(evidence, "hits")
+    if cpu is None or hits is None or hits < LOAD_RISE or cpu <= 1.0:
+        return 0.0
+    return min(1.0, (hits - 1.0) / (cpu - 1.0))
 
 
 def _external_own(s: dict[str, float], seen: set[str]) -> float:

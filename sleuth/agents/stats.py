@@ -130,6 +130,28 @@ def onset(
     return None
 
 
+RAMP_STEPS = 2  # the window's last steps that must all climb: one jump is a step change, not a leak
+# Of the level: the smallest step worth a sigma, so a flat baseline is not infinitely quiet.
+RAMP_FLOOR = 0.001
+
+
+def climb(baseline: Sequence[float | None], window: Sequence[float | None]) -> float:
+    """How steadily the series climbs through the end of the window, against how it stepped before:
+    the robust z of the window's smallest late step over the baseline's step-to-step changes. A leak
+    grows every minute, far faster than the series ever wandered; a sawtooth's usual climb, or a
+    single jump, scores near zero. 0 when there are too few points to tell."""
+    b = clean(baseline)
+    w = clean(window)
+    if len(b) < 2 * MIN_BASELINE_POINTS or len(w) < RAMP_STEPS:
+        return 0.0
+    before = [y - x for x, y in zip(b, b[1:], strict=False)]
+    path = [b[-1], *w]
+    steps = [y - x for x, y in zip(path, path[1:], strict=False)][-RAMP_STEPS:]
+    center = median(before)
+    sigma = max(MAD_TO_SIGMA * mad(before), abs(median(b)) * RAMP_FLOOR, 1e-9)
+    return max(0.0, (min(steps) - center) / sigma)
+
+
 def rate(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else 0.0
 

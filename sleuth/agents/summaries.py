@@ -23,7 +23,7 @@ from sleuth.models.telemetry import (
 )
 
 MAX_PATTERNS = 8
-MAX_EDGES = 80
+MAX_EDGES = 200  # a system of n services has about 2n edges: a 46-service one has ~90, all of which must fit
 
 _VARIABLE_PARTS = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
@@ -72,6 +72,7 @@ def summarize_series(
         change_score=round(s.z, 3) if s else 0.0,
         relative_change=round(s.relative, 4) if s and s.relative is not None else None,
         onset=_ts(w_pairs[s.onset_index][0]) if s and s.onset_index is not None else None,
+        climb=round(stats.climb(b, w), 2),
         sparkline=stats.resample([v for _, v in w_pairs] if w_pairs else series.values),
     )
 
@@ -268,7 +269,8 @@ def _edge_stats(baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) ->
 
     b, w = collect(baseline), collect(window)
     b_gap, w_gap = _gaps(baseline), _gaps(window)
-    keys = sorted(set(b) | set(w), key=lambda k: -(len(w.get(k, [])) + len(b.get(k, []))))[:MAX_EDGES]
+    # Busiest first, ties by name: which edges fit must not depend on the order of a set.
+    keys = sorted(set(b) | set(w), key=lambda k: (-(len(w.get(k, [])) + len(b.get(k, []))), k))[:MAX_EDGES]
     rows = []
     for caller, callee in keys:
         bs, ws = b.get((caller, callee), []), w.get((caller, callee), [])

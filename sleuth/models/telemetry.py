@@ -62,6 +62,7 @@ class SeriesSummary(BaseModel):
     change_score: float = 0.0  # robust z of the window against the baseline (signed)
     relative_change: float | None = None  # window_mean / baseline_mean - 1
     onset: datetime | None = None  # first sustained departure from the baseline, if any
+    climb: float = 0.0  # robust z of the window's late steps over the baseline's (stats.climb): a leak's ramp
     sparkline: list[float] = Field(default_factory=list)  # a few resampled points, for humans and notebooks
 
 

@@ -1,0 +1,140 @@
+"""Rules a 46-service system it had never seen taught (bench/results/nezha-unseen-system.md): a young
+leak is told by its climb, not its size; CPU that only follows more requests is load, not starvation;
+a few milliseconds of jitter on a rarely called edge is not a slow wire; and which edges a summary
+keeps never depends on the order of a set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sleuth.agents import stats
+from sleuth.agents.evidence import edge_evidence, series_evidence, wire_floor
+from sleuth.agents.judge import kind_scores, load_share
+from sleuth.models.investigation import Evidence
+from sleuth.models.telemetry import EdgeStats, SeriesSummary, SpanSummary
+
+FLAT = [450.0 + (i % 3) * 0.5 for i in range(60)]  # a memory baseline that moves by under a megabyte
+
+
+def test_a_young_leak_climbs_every_minute_far_faster_than_the_series_ever_wandered() -> None:
+    assert stats.climb(FLAT, [456.0, 509.0, 563.0]) > 30
+
+
+def test_one_jump_is_a_step_not_a_leak() -> None:
+    assert stats.climb(FLAT, [520.0, 521.0, 520.5]) < 3
+
+
+def test_a_sawtooth_climbing_as_it_always_does_is_not_a_leak() -> None:
+    # A garbage-collected heap: climbs 5 MB a minute, drops at each collection.
+    saw = [400.0 + 5 * (i % 10) for i in range(60)]
+    assert stats.climb(saw, [405.0, 410.0, 415.0]) < 1
+
+
+def test_too_few_points_say_nothing() -> None:
+    assert stats.climb([1.0, 2.0, 3.0], [10.0, 20.0]) == 0.0
+    assert stats.climb(FLAT, [600.0]) == 0.0
+
+
+def _memory(z: float, before: float, now: float, climb: float) -> SeriesSummary:
+    return SeriesSummary(
+        query="avg:kubernetes.memory.usage{service:pricing}",
+        points=63,
+        baseline_points=60,
+        baseline_mean=before,
+        window_mean=now,
+        change_score=z,
+        relative_change=now / before - 1.0,
+        climb=climb,
+    )
+
+
+def test_a_climbing_memory_is_strong_evidence_before_it_is_large() -> None:
+    young = series_evidence(_memory(3.6, 477.0, 562.0, climb=72.0))
+    settled = series_evidence(_memory(3.6, 477.0, 562.0, climb=0.0))
+    assert young is not None and settled is not None
+    assert settled.strength < 0.5 < 0.9 < young.strength
+    assert "still climbing" in young.observation
+
+
+def _metric(signal: str, before: float, now: float, strength: float) -> Evidence:
+    return Evidence(
+        source="metrics",
+        query=f"avg:{signal}{{service:s}}",
+        observation="",
+        signal=signal,
+        strength=strength,
+        baseline=before,
+        current=now,
+    )
+
+
+def test_cpu_that_grew_no_faster_than_its_requests_is_load() -> None:
+    # Callers retry a failing service: ×2.5 requests, ×1.7 CPU, and it answers no slower.
+    retried = [_metric("cpu", 34.0, 58.6, 0.83), _metric("hits", 136.0, 338.0, 0.51)]
+    assert load_share(retried) == 1.0
+    assert kind_scores("s", retried)["cpu_saturation"] < 0.2
+    # The same CPU rise with the requests unchanged is the service's own.
+    alone = [_metric("cpu", 34.0, 58.6, 0.83), _metric("hits", 136.0, 140.0, 0.0)]
+    assert load_share(alone) == 0.0
+    assert kind_scores("s", alone)["cpu_saturation"] >= 0.45
+
+
+def test_more_load_that_made_it_much_slower_still_starves_it() -> None:
+    starved = [
+        _metric("cpu", 37.8, 64.8, 0.88),
+        _metric("hits", 134.0, 194.0, 0.2),
+        _metric("latency", 0.0164, 0.166, 1.0),
+    ]
+    assert kind_scores("s", starved)["cpu_saturation"] >= 0.8
+
+
+def _edge(caller: str, callee: str, base_gap: float, gap: float, calls: int = 20) -> EdgeStats:
+    return EdgeStats(
+        caller=caller,
+        callee=callee,
+        baseline_calls=calls,
+        window_calls=calls,
+        baseline_p50_ms=20.0,
+        window_p50_ms=20.0 + gap - base_gap,
+        baseline_gap_ms=base_gap,
+        window_gap_ms=gap,
+    )
+
+
+def test_a_wire_is_slow_against_what_wires_cost_in_this_system() -> None:
+    wires = [_edge(f"c{i}", f"d{i}", 1.6 + 0.1 * (i % 4), 1.7) for i in range(10)]
+    jitter = SpanSummary(query="*", edges=[*wires, _edge("a", "rare", 1.0, 3.1, calls=4)])
+    assert 1.6 <= wire_floor(jitter) <= 1.8
+    [wire] = [e for e in edge_evidence(jitter, "rare", set()) if e.signal == "edge_latency_in"]
+    assert wire.strength < 0.3, wire.observation
+    delayed = SpanSummary(query="*", edges=[*wires, _edge("a", "slow", 2.3, 163.0, calls=6)])
+    [wire] = [e for e in edge_evidence(delayed, "slow", set()) if e.signal == "edge_latency_in"]
+    assert wire.strength == 1.0, wire.observation
+
+
+def test_which_edges_a_busy_summary_keeps_does_not_depend_on_hash_order() -> None:
+    # Two processes with different string-hash seeds must keep the same edges of a system with
+    # more edges than the summary holds, all with the same number of calls.
+    code = (
+        "from sleuth.agents.summaries import summarize_spans, MAX_EDGES\n"
+        "from sleuth.gateway.records import SpanRecord\n"
+        "spans = []\n"
+        "for i in range(MAX_EDGES + 40):\n"
+        "    spans.append(SpanRecord(trace_id=str(i), span_id=f'p{i}', service=f'caller{i % 7}', start=1.0, duration_ms=5.0))\n"
+        "    spans.append(SpanRecord(trace_id=str(i), span_id=f'c{i}', parent_id=f'p{i}', service=f'callee{i}', start=1.0, duration_ms=2.0))\n"
+        "s = summarize_spans('*', spans, spans)\n"
+        "print(sorted((e.caller, e.callee) for e in s.edges))\n"
+    )
+    kept = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(kept) == 1
