@@ -43,7 +43,21 @@ class OfflineConcluder:
             return self._inconclusive(ranked, inp, "no hypothesis was validated by its evidence")
         rival = next((r for r in ranked[1:] if r.service != top.service), None)
         if rival is not None and rival.confidence >= FOUND_AT and rival.score >= AMBIGUOUS_RATIO * top.score:
-            return self._inconclusive(ranked, inp, f"{top.service} and {rival.service} are equally supported")
+            fresh = _began_with_the_alert(top, rival, inp)
+            if fresh is None:
+                return self._inconclusive(
+                    ranked, inp, f"{top.service} and {rival.service} are equally supported"
+                )
+            older = rival if fresh is top else top
+            note = (
+                f"Not {older.service} ({older.kind.replace('_', ' ')}), as well supported: its trouble was "
+                "already underway before the alert's window opened"
+            )
+            if fresh is rival:
+                ranked = [rival, *(r for r in ranked if r is not rival)]
+                top = rival
+        else:
+            note = ""
         tie = _change_tie(top.service, inp.hypotheses)
         if tie:
             return self._inconclusive(ranked, inp, tie)
@@ -52,7 +66,7 @@ class OfflineConcluder:
             verdict="root_cause_found",
             root_cause=root,
             ranked_causes=ranked[:5],
-            summary=_summary(root, ranked, inp, ""),
+            summary=_summary(root, ranked, inp, note),
             action=_action(root),
         )
 
@@ -60,6 +74,29 @@ class OfflineConcluder:
         return Conclusion(
             verdict="inconclusive", ranked_causes=ranked[:5], summary=_summary(None, ranked, inp, why)
         )
+
+
+def _began_with_the_alert(a: RankedCause, b: RankedCause, inp: ConcludeInput) -> RankedCause | None:
+    """Of two equally supported stories, the one whose trouble began with the alert's window, when the
+    other was already underway before it opened (while the alerting signal was still normal): that one
+    is an older problem the alert did not fire for. None when timing does not tell them apart.
+    Changes are left out: a deploy is meant to come before the trouble it causes."""
+    ctx = inp.context
+
+    def older(c: RankedCause) -> bool | None:
+        h = max(
+            (x for x in inp.hypotheses if x.service == c.service and x.kind == c.kind),
+            key=lambda x: x.confidence,
+            default=None,
+        )
+        if h is None or h.onset is None or c.kind in ("deployment", "config_change"):
+            return None
+        return h.onset < ctx.window_start
+
+    old_a, old_b = older(a), older(b)
+    if old_a is None or old_b is None or old_a == old_b:
+        return None
+    return b if old_a else a
 
 
 def _change_tie(service: str, hypotheses: list[Hypothesis]) -> str | None:
@@ -237,4 +274,5 @@ def _summary(root: RootCause | None, ranked: list[RankedCause], inp: ConcludeInp
         if root
         else f"Inconclusive: {why}."
     )
-    return f"{head} {tested} hypotheses tested, {validated} validated."
+    aside = f" {why}." if root and why else ""
+    return f"{head}{aside} {tested} hypotheses tested, {validated} validated."

@@ -152,6 +152,17 @@ def climb(baseline: Sequence[float | None], window: Sequence[float | None]) -> f
     return max(0.0, (min(steps) - center) / sigma)
 
 
+def underway(baseline: Sequence[float | None], center: float, sigma: float, sign: int, k: float = 3.0) -> int:
+    """How many of the baseline's last points already stood beyond `k` sigmas in the shift's direction:
+    a departure that began before the window, not with it."""
+    run = 0
+    for v in reversed(clean(baseline)):
+        if sign * (v - center) < k * sigma:
+            break
+        run += 1
+    return run
+
+
 def rate(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else 0.0
 

@@ -4,6 +4,7 @@ whatever the volume of spans or logs, a summary has at most a few dozen rows.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ from sleuth.models.telemetry import (
 )
 
 MAX_PATTERNS = 8
+UNDERWAY_POINTS = 2  # baseline points already departed that date a series' onset before its window
 MAX_EDGES = 200  # a system of n services has about 2n edges: a 46-service one has ~90, all of which must fit
 
 _VARIABLE_PARTS = [
@@ -52,7 +54,12 @@ def _ts(epoch: float | None) -> datetime | None:
 def summarize_series(
     series: Series, baseline: tuple[float, float], window: tuple[float, float], abs_floor: float = 0.0
 ) -> SeriesSummary:
-    b = [v for t, v in zip(series.times, series.values, strict=False) if baseline[0] <= t < baseline[1]]
+    b_pairs = [
+        (t, v)
+        for t, v in zip(series.times, series.values, strict=False)
+        if baseline[0] <= t < baseline[1] and v is not None and math.isfinite(v)
+    ]
+    b = [v for _, v in b_pairs]
     w_pairs = [
         (t, v) for t, v in zip(series.times, series.values, strict=False) if window[0] <= t <= window[1]
     ]
@@ -60,6 +67,13 @@ def summarize_series(
     s = stats.shift(b, w, abs_floor)
     clean_b = stats.clean(b)
     clean_w = stats.clean(w)
+    onset = _ts(w_pairs[s.onset_index][0]) if s and s.onset_index is not None else None
+    if s and s.onset_index == 0:
+        # Already departed when the window opened: when did it start?
+        sign = 1 if s.z >= 0 else -1
+        run = stats.underway(b, s.baseline, stats.robust_sigma(clean_b, abs_floor=abs_floor), sign)
+        if run >= UNDERWAY_POINTS:
+            onset = _ts(b_pairs[-run][0])
     return SeriesSummary(
         query=series.query,
         scope=series.scope,
@@ -71,7 +85,7 @@ def summarize_series(
         window_max=round(max(clean_w), 6) if clean_w else None,
         change_score=round(s.z, 3) if s else 0.0,
         relative_change=round(s.relative, 4) if s and s.relative is not None else None,
-        onset=_ts(w_pairs[s.onset_index][0]) if s and s.onset_index is not None else None,
+        onset=onset,
         climb=round(stats.climb(b, w), 2),
         sparkline=stats.resample([v for _, v in w_pairs] if w_pairs else series.values),
     )

@@ -8,12 +8,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 from sleuth.agents import stats
+from sleuth.agents.concluder import OfflineConcluder
 from sleuth.agents.evidence import edge_evidence, series_evidence, wire_floor
 from sleuth.agents.judge import kind_scores, load_share
-from sleuth.models.investigation import Evidence
+from sleuth.agents.summaries import summarize_series
+from sleuth.gateway.records import Series
+from sleuth.models.investigation import Evidence, Hypothesis
+from sleuth.models.requests import ConcludeInput
 from sleuth.models.telemetry import EdgeStats, SeriesSummary, SpanSummary
+from tests.agents.test_traffic import NOW, ctx, load
 
 FLAT = [450.0 + (i % 3) * 0.5 for i in range(60)]  # a memory baseline that moves by under a megabyte
 
@@ -138,3 +144,45 @@ def test_which_edges_a_busy_summary_keeps_does_not_depend_on_hash_order() -> Non
         for seed in ("1", "2", "3")
     }
     assert len(kept) == 1
+
+
+def test_a_series_already_departed_when_the_window_opened_dates_its_onset_before_it() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    times = [t0 + 60 * i for i in range(66)]
+    flat = [450.0 + (i % 3) for i in range(50)]
+    leak = [flat + [450.0 + 50 * k for k in range(1, 17)], flat + [450.0] * 13 + [900.0, 950.0, 990.0]]
+    began = [
+        summarize_series(Series(query="q", times=times, values=v), (t0, times[63]), (times[63], times[65]))
+        for v in leak
+    ]
+    # A leak ten minutes old: dated minutes before the window (where it stood clear of the baseline's spread).
+    assert began[0].onset is not None and began[0].onset.timestamp() <= times[63] - 5 * 60
+    assert began[1].onset is not None and began[1].onset.timestamp() == times[63]  # with the window
+
+
+def _found(service: str, kind: str, onset_minutes_before_alert: float) -> Hypothesis:
+    return Hypothesis(
+        id=f"h-{service}",
+        service=service,
+        kind=kind,  # type: ignore[arg-type]
+        statement="s",
+        status="validated",
+        confidence=0.6,
+        onset=NOW - timedelta(minutes=onset_minutes_before_alert),
+        evidence=[_metric("cpu" if kind == "cpu_saturation" else "memory", 1.0, 2.0, 1.0)],
+    )
+
+
+def test_of_two_equal_stories_the_one_that_began_with_the_alert_is_named() -> None:
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0))
+    fresh = _found("checkout", "cpu_saturation", 1.5)
+    leak = _found("payments", "memory_pressure", 12)
+    for order in ([fresh, leak], [leak, fresh]):
+        out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=order))
+        assert out.verdict == "root_cause_found" and out.root_cause is not None
+        assert out.root_cause.service == "checkout", out.summary
+        assert "Not payments (memory pressure), as well supported" in out.summary
+    # both began with the alert: timing cannot tell them apart, and we say so
+    both = [fresh, _found("payments", "memory_pressure", 2)]
+    out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=both))
+    assert out.verdict == "inconclusive"
