@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sleuth.agents.judge import SPECIFICITY, strongest
+from sleuth.agents.judge import SPECIFICITY, kind_scores, strongest
 from sleuth.agents.signals import service_role
 from sleuth.agents.traffic import quiet_callees, reachable
 from sleuth.models.investigation import (
@@ -42,7 +42,12 @@ class OfflineConcluder:
         if top is None or top.confidence < FOUND_AT:
             return self._inconclusive(ranked, inp, "no hypothesis was validated by its evidence")
         rival = next((r for r in ranked[1:] if r.service != top.service), None)
-        if rival is not None and rival.confidence >= FOUND_AT and rival.score >= AMBIGUOUS_RATIO * top.score:
+        if (
+            rival is not None
+            and rival.confidence >= FOUND_AT
+            and rival.score >= AMBIGUOUS_RATIO * top.score
+            and _support(rival, inp) >= AMBIGUOUS_RATIO * _support(top, inp)
+        ):
             fresh = _began_with_the_alert(top, rival, inp)
             if fresh is None:
                 return self._inconclusive(
@@ -76,6 +81,24 @@ class OfflineConcluder:
         )
 
 
+def _finding(c: RankedCause, inp: ConcludeInput) -> Hypothesis | None:
+    return max(
+        (x for x in inp.hypotheses if x.service == c.service and x.kind == c.kind),
+        key=lambda x: x.confidence,
+        default=None,
+    )
+
+
+def _support(c: RankedCause, inp: ConcludeInput) -> float:
+    """How strongly its evidence backs the finding before confidence is capped by how many sources
+    saw it: two findings held to the same cap by one source each are not thereby equally supported."""
+    h = _finding(c, inp)
+    if h is None:
+        return 0.0
+    role = service_role(h.service, inp.context.span_summary)
+    return kind_scores(h.service, h.evidence, role).get(h.kind, 0.0) * (c.score / max(h.confidence, 1e-9))
+
+
 def _began_with_the_alert(a: RankedCause, b: RankedCause, inp: ConcludeInput) -> RankedCause | None:
     """Of two equally supported stories, the one whose trouble began with the alert's window, when the
     other was already underway before it opened (while the alerting signal was still normal): that one
@@ -84,11 +107,7 @@ def _began_with_the_alert(a: RankedCause, b: RankedCause, inp: ConcludeInput) ->
     ctx = inp.context
 
     def older(c: RankedCause) -> bool | None:
-        h = max(
-            (x for x in inp.hypotheses if x.service == c.service and x.kind == c.kind),
-            key=lambda x: x.confidence,
-            default=None,
-        )
+        h = _finding(c, inp)
         if h is None or h.onset is None or c.kind in ("deployment", "config_change"):
             return None
         return h.onset < ctx.window_start
@@ -199,9 +218,23 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
                 hypothesis_ids=ids[service],
             )
         )
-    # Ties (confidence caps flatten scores): the finding more of the telemetry agrees with first, then
-    # the earlier onset, since causes come before their symptoms.
-    out.sort(key=lambda r: (-r.score, -_breadth(best[r.service]), _onset_key(best[r.service]), r.service))
+
+    # Ties (confidence caps flatten scores): the finding its evidence backs more strongly first, then
+    # the one more of the telemetry agrees with, then the earlier onset (causes precede symptoms).
+    def support(r: RankedCause) -> float:
+        h = best[r.service]
+        raw = kind_scores(h.service, h.evidence, service_role(h.service, ctx.span_summary)).get(h.kind, 0.0)
+        return round(raw * r.score / max(h.confidence, 1e-9), 3)
+
+    out.sort(
+        key=lambda r: (
+            -r.score,
+            -support(r),
+            -_breadth(best[r.service]),
+            _onset_key(best[r.service]),
+            r.service,
+        )
+    )
     return out
 
 

@@ -294,29 +294,28 @@ def fanout_evidence(summary: SpanSummary, service: str) -> Evidence | None:
 
 
 MIN_WIRE_MS = 0.5
+MATERIAL = 0.1  # of the call's usual duration: less extra wire time than this does not slow the call
 
 
-def wire_floor(summary: SpanSummary) -> float:
-    """What a call's wire time usually costs anywhere in this system (the median edge's baseline):
-    an edge that was quicker than that before is not slow for reaching it now, a few milliseconds
-    of jitter over a handful of sampled calls."""
-    gaps = [e.baseline_gap_ms for e in summary.edges if e.baseline_gap_ms is not None]
-    return max(MIN_WIRE_MS, stats.median(gaps)) if len(gaps) >= 3 else MIN_WIRE_MS
-
-
-def _gap_ratio(e: EdgeStats, floor: float = MIN_WIRE_MS) -> float | None:
+def _gap_ratio(e: EdgeStats, material: bool = False) -> float | None:
     if e.baseline_gap_ms is None or e.window_gap_ms is None:
         return None
+    floor = MIN_WIRE_MS
+    if material:
+        # To blame the wire, the extra time must matter to the call: a few milliseconds of jitter on
+        # a call that takes seventy is not a slow wire, however many times its usual one it is.
+        floor = max(floor, MATERIAL * (e.baseline_p50_ms or 0.0))
     return (e.window_gap_ms or 0.0) / max(e.baseline_gap_ms or 0.0, floor)
 
 
 def _out_gap(summary: SpanSummary, caller: str, exclude: str | None = None) -> float | None:
-    """Median wire-time ratio over a caller's outbound calls (at least two distinct callees)."""
-    floor = wire_floor(summary)
+    """Median wire-time ratio over a caller's outbound calls (at least two distinct callees). Against
+    their own baselines, not the system's wire floor: a starved caller adds a little to every call it
+    makes, and that is what tells its trouble from its callees'."""
     ratios = [
         r
         for e in summary.edges
-        if e.caller == caller and e.callee != exclude and (r := _gap_ratio(e, floor)) is not None
+        if e.caller == caller and e.callee != exclude and (r := _gap_ratio(e)) is not None
     ]
     return stats.median(ratios) if len(ratios) >= 2 else None
 
@@ -328,14 +327,13 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
     fanout = fanout_evidence(summary, service)
     if fanout is not None:
         out.append(fanout)
-    floor = wire_floor(summary)
     inbound = [e for e in summary.edges if e.callee == service and _gap_ratio(e) is not None]
     # A call's extra wire time belongs to its callee only if the caller's other calls did not slow
     # down too (by 30 % or more): a starved or delayed caller makes every one of its calls look slow
     # on the wire, and when it is starved only at times, the median of its calls moves less.
     unexplained = [e for e in inbound if (_out_gap(summary, e.caller, exclude=service) or 1.0) < 1.3]
     if inbound:
-        ratios = [_gap_ratio(e, floor) or 1.0 for e in unexplained] or [1.0]
+        ratios = [_gap_ratio(e, material=True) or 1.0 for e in unexplained] or [1.0]
         r = stats.median(ratios)
         out.append(
             _ev(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sleuth.agents import stats
 from sleuth.agents.concluder import OfflineConcluder
-from sleuth.agents.evidence import edge_evidence, series_evidence, wire_floor
+from sleuth.agents.evidence import edge_evidence, series_evidence
 from sleuth.agents.judge import kind_scores, load_share
 from sleuth.agents.summaries import summarize_series
 from sleuth.gateway.records import Series
@@ -96,28 +96,42 @@ def test_more_load_that_made_it_much_slower_still_starves_it() -> None:
     assert kind_scores("s", starved)["cpu_saturation"] >= 0.8
 
 
-def _edge(caller: str, callee: str, base_gap: float, gap: float, calls: int = 20) -> EdgeStats:
+def _edge(caller: str, callee: str, base_gap: float, gap: float, call_ms: float = 20.0) -> EdgeStats:
     return EdgeStats(
         caller=caller,
         callee=callee,
-        baseline_calls=calls,
-        window_calls=calls,
-        baseline_p50_ms=20.0,
-        window_p50_ms=20.0 + gap - base_gap,
+        baseline_calls=20,
+        window_calls=20,
+        baseline_p50_ms=call_ms,
+        window_p50_ms=call_ms + gap - base_gap,
         baseline_gap_ms=base_gap,
         window_gap_ms=gap,
     )
 
 
-def test_a_wire_is_slow_against_what_wires_cost_in_this_system() -> None:
-    wires = [_edge(f"c{i}", f"d{i}", 1.6 + 0.1 * (i % 4), 1.7) for i in range(10)]
-    jitter = SpanSummary(query="*", edges=[*wires, _edge("a", "rare", 1.0, 3.1, calls=4)])
-    assert 1.6 <= wire_floor(jitter) <= 1.8
+def test_a_wire_is_slow_when_its_extra_time_matters_to_the_call() -> None:
+    others = [_edge("a", f"d{i}", 1.6, 1.7, call_ms=15.0) for i in range(3)]
+    # 1 → 3 ms of jitter on a call that takes 70 ms: not a slow wire
+    jitter = SpanSummary(query="*", edges=[*others, _edge("a", "rare", 1.0, 3.1, call_ms=70.0)])
     [wire] = [e for e in edge_evidence(jitter, "rare", set()) if e.signal == "edge_latency_in"]
     assert wire.strength < 0.3, wire.observation
-    delayed = SpanSummary(query="*", edges=[*wires, _edge("a", "slow", 2.3, 163.0, calls=6)])
+    # 2 → 163 ms: a delay, whatever the call took
+    delayed = SpanSummary(query="*", edges=[*others, _edge("a", "slow", 2.3, 163.0, call_ms=25.0)])
     [wire] = [e for e in edge_evidence(delayed, "slow", set()) if e.signal == "edge_latency_in"]
     assert wire.strength == 1.0, wire.observation
+    # 0.3 → 1.5 ms on calls of about a millisecond: most of the call now, a slow wire
+    fast = SpanSummary(query="*", edges=[*others, _edge("a", "quick", 0.3, 1.5, call_ms=1.2)])
+    [wire] = [e for e in edge_evidence(fast, "quick", set()) if e.signal == "edge_latency_in"]
+    assert wire.strength >= 0.3, wire.observation
+
+
+def test_a_starved_caller_is_seen_in_small_rises_on_every_call_it_makes() -> None:
+    # Each of its calls gains well under a tenth of the call's time on the wire, all together:
+    # that exonerates the callee it waits on most, as the caller's own trouble.
+    starved = [_edge("web", f"d{i}", 0.3, 0.7, call_ms=20.0) for i in range(4)]
+    summary = SpanSummary(query="*", edges=[*starved, _edge("web", "ads", 0.4, 5.0, call_ms=3.0)])
+    [wire] = [e for e in edge_evidence(summary, "ads", set()) if e.signal == "edge_latency_in"]
+    assert wire.strength == 0.0 and "0 of 1 caller" in wire.observation
 
 
 def test_which_edges_a_busy_summary_keeps_does_not_depend_on_hash_order() -> None:
