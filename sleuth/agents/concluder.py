@@ -90,13 +90,16 @@ def _finding(c: RankedCause, inp: ConcludeInput) -> Hypothesis | None:
 
 
 def _support(c: RankedCause, inp: ConcludeInput) -> float:
-    """How strongly its evidence backs the finding before confidence is capped by how many sources
-    saw it: two findings held to the same cap by one source each are not thereby equally supported."""
     h = _finding(c, inp)
-    if h is None:
-        return 0.0
-    role = service_role(h.service, inp.context.span_summary)
-    return kind_scores(h.service, h.evidence, role).get(h.kind, 0.0) * (c.score / max(h.confidence, 1e-9))
+    return support(c, h, inp.context) if h is not None else 0.0
+
+
+def support(c: RankedCause, h: Hypothesis, ctx: InvestigationContext) -> float:
+    """How strongly its evidence backs a ranked finding before confidence is capped by how many sources
+    saw it (two findings held to the same cap by one source each are not thereby equally supported),
+    with the rank's own discounts (symptom, unrelated) applied as to its score."""
+    raw = kind_scores(h.service, h.evidence, service_role(h.service, ctx.span_summary)).get(h.kind, 0.0)
+    return round(raw * c.score / max(h.confidence, 1e-9), 3)
 
 
 def _began_with_the_alert(a: RankedCause, b: RankedCause, inp: ConcludeInput) -> RankedCause | None:
@@ -221,15 +224,10 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
 
     # Ties (confidence caps flatten scores): the finding its evidence backs more strongly first, then
     # the one more of the telemetry agrees with, then the earlier onset (causes precede symptoms).
-    def support(r: RankedCause) -> float:
-        h = best[r.service]
-        raw = kind_scores(h.service, h.evidence, service_role(h.service, ctx.span_summary)).get(h.kind, 0.0)
-        return round(raw * r.score / max(h.confidence, 1e-9), 3)
-
     out.sort(
         key=lambda r: (
             -r.score,
-            -support(r),
+            -support(r, best[r.service], ctx),
             -_breadth(best[r.service]),
             _onset_key(best[r.service]),
             r.service,

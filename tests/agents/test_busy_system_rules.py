@@ -200,3 +200,29 @@ def test_of_two_equal_stories_the_one_that_began_with_the_alert_is_named() -> No
     both = [fresh, _found("payments", "memory_pressure", 2)]
     out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=both))
     assert out.verdict == "inconclusive"
+
+
+def test_two_findings_held_to_the_same_cap_are_told_apart_by_their_support() -> None:
+    # One source each caps both at 0.6: a wire delay seen ×20 by every caller, and a memory doubling
+    # that slowed nothing. They are not equally supported.
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0))
+    wire = Evidence(
+        source="spans", query="q", observation="wire", signal="edge_latency_in", strength=1.0, supports=True
+    )
+    delay = Hypothesis(
+        id="h1",
+        service="checkout",
+        kind="network",
+        statement="s",
+        status="validated",
+        confidence=0.6,
+        evidence=[wire, wire.model_copy(update={"signal": "latency"})],
+    )
+    memory = _found("payments", "memory_pressure", 2).model_copy(
+        update={"confidence": 0.565, "evidence": [_metric("memory", 35.6, 72.7, 0.94)]}
+    )
+    out = OfflineConcluder().conclude(
+        ConcludeInput(investigation_id="i", context=c, hypotheses=[memory, delay])
+    )
+    assert out.verdict == "root_cause_found" and out.root_cause is not None, out.summary
+    assert out.root_cause.service == "checkout"
