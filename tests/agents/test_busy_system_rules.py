@@ -209,14 +209,8 @@ def test_two_findings_held_to_the_same_cap_are_told_apart_by_their_support() -> 
     wire = Evidence(
         source="spans", query="q", observation="wire", signal="edge_latency_in", strength=1.0, supports=True
     )
-    delay = Hypothesis(
-        id="h1",
-        service="checkout",
-        kind="network",
-        statement="s",
-        status="validated",
-        confidence=0.6,
-        evidence=[wire, wire.model_copy(update={"signal": "latency"})],
+    delay = _found("checkout", "network", 2).model_copy(
+        update={"evidence": [wire, wire.model_copy(update={"signal": "latency"})]}
     )
     memory = _found("payments", "memory_pressure", 2).model_copy(
         update={"confidence": 0.565, "evidence": [_metric("memory", 35.6, 72.7, 0.94)]}
