@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from sleuth.agents.judge import SPECIFICITY, kind_scores, strongest
 from sleuth.agents.signals import service_role
-from sleuth.agents.traffic import quiet_callees, reachable
+from sleuth.agents.traffic import call_map, quiet_callees, reachable
 from sleuth.models.investigation import (
     Hypothesis,
     InvestigationContext,
@@ -177,9 +177,7 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         if change is not None:
             best[service] = change
     validated = {s for s, h in best.items() if h.status == "validated"}
-    callees: dict[str, set[str]] = defaultdict(set)
-    for e in ctx.edges:
-        callees[e.caller].add(e.callee)
+    callees = call_map(ctx.edges)
     surged = {h.service for h in hypotheses if h.status == "validated" and h.kind == "traffic_surge"}
     # Everything downstream of a surge got more work than usual: its saturation is the surge's doing.
     loaded = {d for s in surged for d in reachable(s, callees)}

@@ -11,7 +11,7 @@ from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
 from sleuth.agents.health import error_logs_z, fleet_shifts
 from sleuth.agents.signals import service_role
-from sleuth.agents.traffic import starved_callees, unexplained_errors
+from sleuth.agents.traffic import call_map, starved_callees, unexplained_errors
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult
@@ -150,9 +150,7 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
         bump(h.service, anomaly, why)
     # The deepest anomalous services are the likeliest causes: their callers' trouble is explained by
     # them, while nothing they call explains theirs.
-    callees: dict[str, set[str]] = {}
-    for edge in ctx.edges:
-        callees.setdefault(edge.caller, set()).add(edge.callee)
+    callees = call_map(ctx.edges)
     for svc, anomaly in anomalous.items():
         if anomaly >= 0.5 and not any(anomalous.get(c, 0.0) >= 0.5 for c in callees.get(svc, ())):
             score, why = scores[svc]

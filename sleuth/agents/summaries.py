@@ -59,28 +59,27 @@ def summarize_series(
         for t, v in zip(series.times, series.values, strict=False)
         if baseline[0] <= t < baseline[1] and v is not None and math.isfinite(v)
     ]
-    b = [v for _, v in b_pairs]
+    b = [v for _, v in b_pairs]  # finite values only, kept with their times to date an onset
     w_pairs = [
         (t, v) for t, v in zip(series.times, series.values, strict=False) if window[0] <= t <= window[1]
     ]
     w = [v for _, v in w_pairs]
     s = stats.shift(b, w, abs_floor)
-    clean_b = stats.clean(b)
+    sigma = stats.robust_sigma(b, abs_floor=abs_floor) if b else None
     clean_w = stats.clean(w)
     onset = _ts(w_pairs[s.onset_index][0]) if s and s.onset_index is not None else None
-    if s and s.onset_index == 0:
+    if s and sigma is not None and s.onset_index == 0:
         # Already departed when the window opened: when did it start?
-        sign = 1 if s.z >= 0 else -1
-        run = stats.underway(b, s.baseline, stats.robust_sigma(clean_b, abs_floor=abs_floor), sign)
+        run = stats.underway(b, s.baseline, sigma, 1 if s.z >= 0 else -1)
         if run >= UNDERWAY_POINTS:
             onset = _ts(b_pairs[-run][0])
     return SeriesSummary(
         query=series.query,
         scope=series.scope,
         points=len(stats.clean(series.values)),
-        baseline_points=len(clean_b),
-        baseline_mean=round(stats.median(clean_b), 6) if clean_b else None,
-        baseline_std=round(stats.robust_sigma(clean_b, abs_floor=abs_floor), 6) if clean_b else None,
+        baseline_points=len(b),
+        baseline_mean=round(stats.median(b), 6) if b else None,
+        baseline_std=round(sigma, 6) if sigma is not None else None,
         window_mean=round(s.current, 6) if s else (round(stats.median(clean_w), 6) if clean_w else None),
         window_max=round(max(clean_w), 6) if clean_w else None,
         change_score=round(s.z, 3) if s else 0.0,

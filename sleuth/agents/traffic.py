@@ -10,11 +10,12 @@ missing; the topology comes from the spans seen before the alert.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.models.investigation import Evidence, InvestigationContext
-from sleuth.models.telemetry import ServiceHealth
+from sleuth.models.telemetry import Edge, ServiceHealth
 
 HELD = 0.6  # the caller still serves at least this share of its baseline load
 QUIET = 0.4  # a callee receiving less than this share of its baseline calls has gone quiet
@@ -108,11 +109,16 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     )
 
 
-def _downstream(ctx: InvestigationContext, service: str) -> set[str]:
+def call_map(edges: Iterable[Edge]) -> dict[str, set[str]]:
+    """Caller → the services it calls, from the observed edges."""
     callees: dict[str, set[str]] = defaultdict(set)
-    for e in ctx.edges:
+    for e in edges:
         callees[e.caller].add(e.callee)
-    return reachable(service, callees)
+    return dict(callees)
+
+
+def _downstream(ctx: InvestigationContext, service: str) -> set[str]:
+    return reachable(service, call_map(ctx.edges))
 
 
 def reachable(service: str, callees: dict[str, set[str]]) -> set[str]:
