@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from sleuth.agents import health, stats
+from sleuth.agents.cut_short import ended_after
 from sleuth.agents.summaries import edges_from_spans, summarize_spans
 from sleuth.gateway import DatadogError, DatadogGateway, SpanRecord
 from sleuth.models.alert import Alert, scope_tags
@@ -27,6 +29,10 @@ ONSET_MARGIN = timedelta(
 BASELINE = timedelta(minutes=60)  # what "normal" looked like just before
 SPAN_BASELINE = timedelta(minutes=15)  # spans are voluminous: a shorter normal period suffices for them
 SPAN_SAMPLE = 5000  # spans per search, newest first: on a busy system, a window's latest seconds
+# On a busy system one capped search holds only a period's last seconds, where a rarely taken path
+# may not appear at all: more searches, each ending a slice earlier, sample the rest of the period.
+SPAN_SLICES = 3
+SPAN_SAMPLED_BASELINE = timedelta(minutes=3)
 LOG_COUNTS_GRACE = timedelta(seconds=1)  # how long the rest of the context waits for error-log counts
 SIGNAL_HISTORY = timedelta(hours=2)
 CHANGE_LOOKBACK = timedelta(hours=3)
@@ -131,10 +137,27 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     # Two searches rather than one: results come newest first and are capped, and the baseline must not be crowded out.
     # Ending at the alert, not at "now": on a busy system the capped sample is the latest seconds, and
     # which seconds those are must not depend on how long after the alert the investigation started.
-    window_spans = _spans(gateway, span_query, window_start, min(window_end, at), gaps)
-    baseline_spans = _spans(gateway, span_query, baseline_end - SPAN_BASELINE, baseline_end, gaps)
-    edges = edges_from_spans([*baseline_spans, *window_spans])
-    span_summary = summarize_spans(span_query, baseline_spans, window_spans) if window_spans else None
+    # Latencies are read from the latest seconds, nearest the alert; the earlier slices add requests
+    # for what only many show (which calls a rarely taken path gives up on), from the signal's onset
+    # on in the window, and from the baseline's last minutes (further back, other trouble may have
+    # been under way).
+    trouble = max(window_start, min(onset or window_start, at))
+    window = _spans(gateway, span_query, window_start, min(window_end, at), gaps, trouble)
+    baseline = _spans(
+        gateway,
+        span_query,
+        baseline_end - SPAN_BASELINE,
+        baseline_end,
+        gaps,
+        baseline_end - SPAN_SAMPLED_BASELINE,
+    )
+    window_spans, baseline_spans = window.latest, baseline.latest
+    edges = edges_from_spans([*baseline.every, *window.every])
+    span_summary = (
+        summarize_spans(span_query, baseline_spans, window_spans, ended_after(baseline.every, window.every))
+        if window_spans
+        else None
+    )
 
     health_scan = health.scan(gateway, env, *periods, gaps)
 
@@ -181,7 +204,7 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
         monitor_metric=metric,
         services=services,
         edges=edges,
-        call_graph_complete=len(window_spans) < SPAN_SAMPLE and len(baseline_spans) < SPAN_SAMPLE,
+        call_graph_complete=window.whole and baseline.whole,
         span_summary=span_summary,
         health=health_scan,
         changes=sorted(changes, key=lambda c: c.timestamp)[-50:],
@@ -219,14 +242,40 @@ def _signal_onset(
     return datetime.fromtimestamp(best, tz=at.tzinfo) if best is not None else None
 
 
+@dataclass(frozen=True)
+class SpanSample:
+    latest: list[SpanRecord]  # one search's: the period's latest spans, newest first
+    every: list[SpanRecord]  # with those of the earlier slices
+    whole: bool  # nothing of the period was left out
+
+
 def _spans(
-    gateway: DatadogGateway, query: str, start: datetime, end: datetime, gaps: list[EvidenceGap]
-) -> list[SpanRecord]:
-    try:
-        return gateway.search_spans(query, start, end, limit=SPAN_SAMPLE)
-    except DatadogError as err:
-        gaps.append(err.gap("spans", query))
-        return []
+    gateway: DatadogGateway,
+    query: str,
+    start: datetime,
+    end: datetime,
+    gaps: list[EvidenceGap],
+    sample_from: datetime | None = None,
+) -> SpanSample:
+    """The period's spans. A search that comes back full holds only the period's latest seconds: then
+    slices of the period from `sample_from` (its start by default) are sampled at their ends too."""
+    latest: list[SpanRecord] = []
+    every: dict[str, SpanRecord] = {}
+    whole = True
+    first = sample_from or start
+    step = (end - first) / SPAN_SLICES
+    for k in range(SPAN_SLICES, 0, -1):
+        try:
+            found = gateway.search_spans(query, start, first + step * k, limit=SPAN_SAMPLE)
+        except DatadogError as err:
+            gaps.append(err.gap("spans", query))
+            break
+        latest = latest or found
+        every.update((s.span_id, s) for s in found)
+        if len(found) < SPAN_SAMPLE:
+            break  # everything up to this slice's end is in hand
+        whole = False
+    return SpanSample(latest, list(every.values()), whole)
 
 
 class Bounded(Generic[T]):

@@ -1,10 +1,11 @@
 """Requests that end right after a call: whose answer made the caller give up.
 
-A request normally makes a typical number of downstream calls. When a callee starts answering
-something its caller cannot use (an exception, a wrong value), the caller's requests stop right after
-that call, well short of their usual calls: the last call before the cut is the suspect, even though
-no span is flagged as an error. Measured per caller→callee edge as the share of the caller's requests
-that ended early right after calling that callee, before the alert and during it.
+A request normally makes its operation's usual calls. When a callee starts answering something its
+caller cannot use (an exception, a wrong value), the caller's requests stop right after that call,
+short of their usual calls or of a call they always make next, or they call it again: that callee is
+the suspect, even though no span is flagged as an error. Measured per caller→callee edge as the share
+of the caller's requests that gave up on that callee, before the alert and during it, and judged by
+how far the window's share stands above the baseline's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from sleuth.agents import stats
 from sleuth.gateway.records import SpanRecord
@@ -20,53 +23,134 @@ from sleuth.models.telemetry import EdgeStats, SpanSummary
 
 SHORT = 0.5  # a request making fewer than half its operation's usual calls was cut short
 MIN_TYPICAL_CALLS = 2  # an operation that makes one call cannot be cut short in a visible way
-# The rise in that share which starts to count, and which is unmistakable: requests end early now and
-# then anyway (a cache hit, a validation error), a quarter more ending after one callee does not.
-ONSET = 0.25
-FULL = 0.65
+ALWAYS = 0.95  # a call made in this share of an operation's requests is one it always makes
+MIN_HABIT = 20  # baseline requests of an operation before anything it does counts as "always"
+# How far above the baseline's share the window's must be, in standard errors, to start to count and
+# to be unmistakable; over a system's many edges chance alone reaches two now and then.
+Z_ONSET = 2.0
+Z_FULL = 4.0
+DISPERSION = 0.5  # extra spread of a share the baseline already has, as a fraction of it
+MATERIAL = 0.05  # fewer than one request in twenty giving up is not what an alert is about
+MIN_PATTERN = 8  # requests giving up before their count alone is a pattern
+
+
+@dataclass(frozen=True)
+class _Usual:
+    """What an operation's requests did before the alert."""
+
+    calls: float  # median calls per request
+    callees: float  # median distinct callees per request
+    seen: frozenset[str]  # callees it calls at all
+    once: frozenset[str]  # callees it calls at most once in a request (almost always)
+    after: dict[str, frozenset[str]]  # callee → callees it (almost) always calls later in a request
+
+
+class Shares(NamedTuple):
+    """Of a caller's requests that would call a callee, the share that gave up on its answer."""
+
+    baseline: float
+    baseline_requests: int
+    window: float
+    window_requests: int
 
 
 def ended_after(
     baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]
-) -> dict[tuple[str, str], tuple[float, float, int]]:
-    """(caller, callee) → (baseline share, window share, the caller's requests in the window): how
-    many of the caller's requests were cut short right after calling the callee. Typical call counts
-    per operation come from the baseline."""
+) -> dict[tuple[str, str], Shares]:
+    """(caller, callee) → how many of the caller's requests that would call the callee gave up on its
+    answer, cut short right after calling it or calling it again, before the alert and during it. What
+    is usual per kind of request comes from the baseline; of a caller's kinds of request, the one that
+    gives up on the callee most clearly speaks for the edge (giving up after a call it makes last
+    shows in no request)."""
     base = _requests(baseline)
-    typical: dict[tuple[str, str], tuple[float, float]] = {}
-    by_op: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-    for service, op, calls in base:
-        by_op[(service, op)].append((len(calls), len(set(calls))))
-    for key, counts in by_op.items():
-        typical[key] = (
-            stats.median([float(n) for n, _ in counts]),
-            stats.median([float(d) for _, d in counts]),
+    by_kind: dict[tuple[str, tuple[str, str]], list[list[str]]] = defaultdict(list)
+    for r in base:
+        by_kind[(r.service, r.kind)].append(r.calls)
+    usual = {key: _usual(calls) for key, calls in by_kind.items()}
+    b_gave, b_served = _gave_up(base, usual)
+    w_gave, w_served = _gave_up(_requests(window), usual)
+    out: dict[tuple[str, str], Shares] = {}
+    for key in sorted(set(b_gave) | set(w_gave)):
+        service, _, callee = key
+        sh = Shares(
+            _share(b_gave[key], b_served[key]),
+            b_served[key],
+            _share(w_gave[key], w_served[key]),
+            w_served[key],
         )
-    b_share, _ = _shares(base, typical)
-    w_share, served = _shares(_requests(window), typical)
-    return {k: (b_share.get(k, 0.0), w_share.get(k, 0.0), served[k[0]]) for k in set(b_share) | set(w_share)}
+        held = out.get((service, callee))
+        if held is None or (gave_up_strength(sh), sh.window) > (gave_up_strength(held), held.window):
+            out[(service, callee)] = sh
+    return out
 
 
-def _shares(
-    requests: list[tuple[str, str, list[str]]], typical: dict[tuple[str, str], tuple[float, float]]
-) -> tuple[dict[tuple[str, str], float], Counter[str]]:
-    served: Counter[str] = Counter()
-    cut: Counter[tuple[str, str]] = Counter()
-    for service, op, calls in requests:
-        usual = typical.get((service, op))
-        if usual is None or usual[0] < MIN_TYPICAL_CALLS:
+def _share(n: int, of: int) -> float:
+    return n / of if of else 0.0
+
+
+def _usual(requests: list[list[str]]) -> _Usual:
+    n = len(requests)
+    seen: Counter[str] = Counter()
+    repeated: Counter[str] = Counter()
+    later: dict[str, Counter[str]] = defaultdict(Counter)
+    for calls in requests:
+        first = {c: calls.index(c) for c in set(calls)}
+        seen.update(first.keys())  # a dict would add its values
+        repeated.update(c for c in first if calls.count(c) > 1)
+        for c, i in first.items():
+            later[c].update(d for d, j in first.items() if j > i)
+    # Only an operation seen often enough has an "always": five requests make no habit.
+    always = {c for c, k in seen.items() if n >= MIN_HABIT and k >= ALWAYS * n}
+    return _Usual(
+        calls=stats.median([float(len(c)) for c in requests]),
+        callees=stats.median([float(len(set(c))) for c in requests]),
+        seen=frozenset(seen),
+        once=frozenset(c for c in seen if repeated[c] <= (1 - ALWAYS) * seen[c]),
+        after={c: frozenset(d for d in always if later[c][d] >= ALWAYS * seen[c]) for c in seen},
+    )
+
+
+_Key = tuple[str, tuple[str, str], str]  # caller, its kind of request, callee
+
+
+def _gave_up(
+    requests: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
+) -> tuple[Counter[_Key], Counter[_Key]]:
+    """Per caller, kind of request and callee: the requests that gave up on it, and those that would
+    call it at all."""
+    served: Counter[_Key] = Counter()
+    gave_up: Counter[_Key] = Counter()
+    for service, kind, calls in requests:
+        u = usual.get((service, kind))
+        if u is None:
             continue
-        served[service] += 1
-        # Short of its usual calls, or of its usual callees: retrying the call that fails does not
-        # make a request any less cut short.
-        if calls and (len(calls) < SHORT * usual[0] or len(set(calls)) < SHORT * usual[1]):
-            cut[(service, calls[-1])] += 1
-    return {k: n / served[k[0]] for k, n in cut.items() if served[k[0]]}, served
+        served.update((service, kind, c) for c in u.seen)
+        if not calls:
+            continue
+        given_up = {c for c in set(calls) if c in u.once and calls.count(c) > 1}  # called again
+        last = calls[-1]
+        # Short of its usual calls, or of its usual callees (retrying the call that fails does not
+        # make a request any less cut short), or of a call it always makes after this one.
+        short = u.calls >= MIN_TYPICAL_CALLS and (
+            len(calls) < SHORT * u.calls or len(set(calls)) < SHORT * u.callees
+        )
+        if short or not u.after.get(last, frozenset()) <= set(calls):
+            given_up.add(last)
+        gave_up.update((service, kind, c) for c in given_up if c in u.seen)
+    return gave_up, served
 
 
-def _requests(spans: Sequence[SpanRecord]) -> list[tuple[str, str, list[str]]]:
-    """(service, operation, callees in call order) for each request a service served: an entry span
-    (root, or child of another service), with the calls made anywhere beneath it inside the service."""
+class _Request(NamedTuple):
+    service: str
+    # What the request is: its operation, and who asked (one endpoint may do different work for
+    # different callers); "" where the caller is not in the sample.
+    kind: tuple[str, str]
+    calls: list[str]  # callees, in call order
+
+
+def _requests(spans: Sequence[SpanRecord]) -> list[_Request]:
+    """Each request a service served: an entry span (root, or child of another service), with the
+    calls made anywhere beneath it inside the service."""
     by_id = {s.span_id: s for s in spans}
     children: dict[str, list[SpanRecord]] = defaultdict(list)
     for s in spans:
@@ -85,32 +169,58 @@ def _requests(spans: Sequence[SpanRecord]) -> list[tuple[str, str, list[str]]]:
                 else:
                     calls.append(k)
         calls.sort(key=lambda k: k.start)
-        out.append((s.service, s.operation or s.resource, [k.peer_service or k.service for k in calls]))
+        via = parent.service if parent is not None else ""
+        out.append(
+            _Request(
+                s.service, (s.operation or s.resource, via), [k.peer_service or k.service for k in calls]
+            )
+        )
     return out
 
 
 def cut_strength(e: EdgeStats) -> float:
-    """How clearly the caller's requests now end right after this call (0: no more than before)."""
-    # The share's lower confidence bound: a caller that served three requests proves little.
-    rise = _lower(e.window_ended_after, e.caller_window_requests) - e.baseline_ended_after
-    return round(max(0.0, min(1.0, (rise - ONSET) / (FULL - ONSET))), 3)
+    """How clearly more of the caller's requests now give up on this callee's answer than before."""
+    return gave_up_strength(
+        Shares(
+            e.baseline_ended_after, e.caller_baseline_requests, e.window_ended_after, e.caller_window_requests
+        )
+    )
+
+
+def gave_up_strength(sh: Shares) -> float:
+    """0..1 (0: no more than chance, or than the baseline's own habit, allows)."""
+    b, nb, w, nw = sh
+    if nb <= 0 or nw <= 0 or w - b < MATERIAL:
+        return 0.0
+    pooled = (b * nb + w * nw) / (nb + nw)
+    # A pattern the baseline already has (a cache hit, a validation error) moves with the traffic mix,
+    # beyond what sampling alone explains; one it never had does not.
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / nb + 1 / nw) + (DISPERSION * b) ** 2)
+    z = (w - b) / spread if spread > 0 else 0.0
+    # ...and a handful of requests is not yet a pattern, however unlikely.
+    few = min(1.0, w * nw / MIN_PATTERN)
+    return round(max(0.0, min(1.0, (z - Z_ONSET) / (Z_FULL - Z_ONSET))) * few, 3)
 
 
 def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
-    """Evidence that callers give up right after `service` answers (None: no caller to judge by)."""
+    """Evidence that callers give up on `service`'s answers (None: no caller to judge by). Not when
+    its own requests give up as clearly on a callee of its own: then it passes that failure on."""
     inbound = [e for e in summary.edges if e.callee == service and e.caller != service]
     if not inbound:
         return None
     e = max(inbound, key=cut_strength)
-    strength = cut_strength(e)
+    beneath = passed_on(summary, service)
+    strength = round(cut_strength(e) * (1.0 - (cut_strength(beneath) if beneath else 0.0)), 3)
+    observation = (
+        f"{e.window_ended_after:.0%} of {e.caller}'s {e.caller_window_requests} sampled requests now give up "
+        f"on {service}'s answers: they end right after calling it or call it again (was {e.baseline_ended_after:.0%})"
+    )
+    if beneath is not None and cut_strength(beneath) > 0:
+        observation += f"; but {beneath.window_ended_after:.0%} of its own now give up on {beneath.callee}'s"
     return Evidence(
         source="spans",
         query=f"spans {summary.query} callers of {service}",
-        observation=(
-            f"{e.window_ended_after:.0%} of {e.caller}'s {e.caller_window_requests} sampled requests now end "
-            f"right after calling {service}, "
-            f"short of their usual calls (was {e.baseline_ended_after:.0%})"
-        ),
+        observation=observation,
         signal="ends_callers",
         strength=strength,
         supports=strength >= 0.3,
@@ -119,10 +229,7 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     )
 
 
-def _lower(share: float, n: int, z: float = 1.96) -> float:
-    """Wilson score lower bound of a proportion."""
-    if n <= 0:
-        return 0.0
-    centre = share + z * z / (2 * n)
-    margin = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
-    return max(0.0, (centre - margin) / (1 + z * z / n))
+def passed_on(summary: SpanSummary, service: str) -> EdgeStats | None:
+    """The callee `service`'s own requests give up on most clearly (None: it calls nobody)."""
+    outbound = [e for e in summary.edges if e.caller == service and e.callee != service]
+    return max(outbound, key=lambda e: (cut_strength(e), e.callee), default=None)

@@ -105,7 +105,7 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
         # Errors the service itself originates; new log signatures alone could be echoes of a callee.
         "code_error": max(
-            g("originated_errors", "unexplained_errors", "ends_callers"),
+            g("originated_errors", "unexplained_errors", "ends_callers", "explains_errors"),
             0.7 * g("new_log_patterns"),
             0.8 * g("fanout_change"),
             # Its callers reject what it answers while its own telemetry looks fine: a wrong answer.
@@ -259,7 +259,7 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                     Lead(
                         service=e.callee,
                         kind="unknown",
-                        reason=f"{e.window_ended_after:.0%} of {h.service}'s requests now end right after calling {e.callee} (was {e.baseline_ended_after:.0%})",
+                        reason=f"{e.window_ended_after:.0%} of {h.service}'s requests now give up on {e.callee}'s answers (was {e.baseline_ended_after:.0%})",
                         strength=cut,
                     )
                 )

@@ -76,6 +76,7 @@ KIND_SIGNALS: dict[RootCauseKind, tuple[str, ...]] = {
         "originated_errors",
         "unexplained_errors",
         "ends_callers",
+        "explains_errors",
         "new_log_patterns",
         "fanout_change",
         "named_in_errors",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sleuth.agents import stats
-from sleuth.agents.cut_short import ended_after
+from sleuth.agents.cut_short import Shares, ended_after
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.telemetry import (
     Edge,
@@ -211,7 +211,14 @@ def _union_ms(intervals: list[tuple[float, float]], lo: float, hi: float) -> flo
     return total * 1000.0
 
 
-def summarize_spans(query: str, baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) -> SpanSummary:
+def summarize_spans(
+    query: str,
+    baseline: Sequence[SpanRecord],
+    window: Sequence[SpanRecord],
+    gave_up: dict[tuple[str, str], Shares] | None = None,
+) -> SpanSummary:
+    """What changed between the two samples; `gave_up` (from `ended_after`) where the requests it
+    reads come from larger samples than these."""
     b_self, b_orig, _ = _self_times(baseline)
     w_self, w_orig, w_msgs = _self_times(window)
     b_err = _error_rates(baseline)
@@ -239,20 +246,21 @@ def summarize_spans(query: str, baseline: Sequence[SpanRecord], window: Sequence
         baseline_spans=len(baseline),
         window_spans=len(window),
         services=rows,
-        edges=_with_cut_short(_edge_stats(baseline, window), ended_after(baseline, window)),
+        edges=_with_cut_short(
+            _edge_stats(baseline, window), ended_after(baseline, window) if gave_up is None else gave_up
+        ),
     )
 
 
-def _with_cut_short(
-    edges: list[EdgeStats], shares: dict[tuple[str, str], tuple[float, float, int]]
-) -> list[EdgeStats]:
+def _with_cut_short(edges: list[EdgeStats], shares: dict[tuple[str, str], Shares]) -> list[EdgeStats]:
     out = []
     for e in edges:
-        b, w, n = shares.get((e.caller, e.callee), (0.0, 0.0, 0))
+        sh = shares.get((e.caller, e.callee), Shares(0.0, 0, 0.0, 0))
         update = {
-            "baseline_ended_after": round(b, 4),
-            "window_ended_after": round(w, 4),
-            "caller_window_requests": n,
+            "baseline_ended_after": round(sh.baseline, 4),
+            "window_ended_after": round(sh.window, 4),
+            "caller_baseline_requests": sh.baseline_requests,
+            "caller_window_requests": sh.window_requests,
         }
         out.append(e.model_copy(update=update))
     return out

@@ -31,7 +31,7 @@ from sleuth.agents.signals import (
     service_role,
 )
 from sleuth.agents.summaries import summarize_logs, summarize_series
-from sleuth.agents.traffic import starved_callees, unexplained_errors
+from sleuth.agents.traffic import starved_callees, unexplained_errors, where_errors_end
 from sleuth.gateway import DatadogError, DatadogGateway
 from sleuth.models.investigation import Evidence, Hypothesis, Usage
 from sleuth.models.requests import TestInput, TestResult
@@ -80,7 +80,11 @@ class OfflineTester:
             evidence.extend(edge_evidence(ctx.span_summary, h.service, set(ctx.services)))
         evidence.extend(change_evidence(ctx.changes, h.service, ctx.window_start, ctx.alert_time))
         errors = max((e.strength for e in evidence if e.signal == "errors"), default=0.0)
-        for seen in (starved_callees(ctx, h.service), unexplained_errors(ctx, h.service, errors)):
+        for seen in (
+            starved_callees(ctx, h.service),
+            unexplained_errors(ctx, h.service, errors),
+            where_errors_end(ctx, h.service),
+        ):
             if seen is not None:
                 evidence.append(seen)
         if complaints is not None and (external or judge.complaints_count(evidence)):

@@ -12,16 +12,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from sleuth.agents.cut_short import cut_strength
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.models.investigation import Evidence, InvestigationContext
-from sleuth.models.telemetry import Edge, ServiceHealth
+from sleuth.models.telemetry import Edge, EdgeStats, ServiceHealth
 
 HELD = 0.6  # the caller still serves at least this share of its baseline load
 QUIET = 0.4  # a callee receiving less than this share of its baseline calls has gone quiet
 TIMEOUT_RATIO = 5.0  # a callee this many times slower may be timing its callers out
 SHARE_OF_RISE = 0.3  # a callee whose error rate rose by this share of its caller's rise may carry it
 LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squash: 0.63)
+GAVE_UP = 0.3  # callers giving up on a callee's answer this clearly (as `cut_short_evidence` supports)
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -77,6 +79,66 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     the service likely originates them. Weaker than an error span with no erroring child: a callee
     that breaks in a way its metrics do not show (a wrong answer) explains them too.
     `measured` is how strongly the service's own error metric moved, when it was queried."""
+    strength = _errors_nothing_shows(ctx, service, measured)
+    # Nor where requests beneath it now give up on some callee's answer: that is where they fail.
+    if strength is None or _given_up_beneath(ctx, service):
+        return None
+    me = {h.service: h for h in ctx.health}[service]
+    callees = {e.callee for e in ctx.edges if e.caller == service and e.callee != service}
+    return Evidence(
+        source="metrics",
+        query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
+        observation=(
+            f"{service}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} "
+            f"while none of the {len(callees)} services it calls shows errors or timeouts"
+        ),
+        signal="unexplained_errors",
+        strength=round(0.9 * strength, 3),
+        supports=0.9 * strength >= 0.3,
+        baseline=me.error_rate_before,
+        current=me.error_rate_now,
+    )
+
+
+def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None:
+    """The alerting service's errors, which no service's own errors, slowness or logs explain, end
+    where the requests beneath it give up: on `service`'s answers (None: they end elsewhere, or the
+    alert's errors need no explaining)."""
+    entry = ctx.service
+    if entry is None or entry == service:
+        return None
+    # That the alerting service's errors rose at all is enough here: the alert is about them, and a
+    # rise of a few percent from nothing reads as small against the error-rate floor.
+    given_up = _given_up_beneath(ctx, entry)
+    if _errors_nothing_shows(ctx, entry, measured=GAVE_UP) is None or not given_up:
+        return None
+    # Where a callee's own requests give up on a callee of theirs, its failures come from beneath it.
+    callers = {e.caller for e in given_up}
+    deepest = [e for e in given_up if e.callee not in callers] or given_up
+    best = max(deepest, key=lambda e: (cut_strength(e), e.caller, e.callee))
+    if best.callee != service:
+        return None
+    # As clear as the giving up is: it is what ties the errors to this service.
+    strength = cut_strength(best)
+    me = {h.service: h for h in ctx.health}[entry]
+    return Evidence(
+        source="metrics",
+        query=f"sum:trace.*.errors{{service:{entry}}} / sum:trace.*.hits{{service:{entry}}}",
+        observation=(
+            f"{entry}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} while no "
+            f"service shows errors of its own; beneath it, {best.caller}'s requests give up on {service}'s answers"
+        ),
+        signal="explains_errors",
+        strength=round(0.9 * strength, 3),
+        supports=0.9 * strength >= 0.3,
+        baseline=me.error_rate_before,
+        current=me.error_rate_now,
+    )
+
+
+def _errors_nothing_shows(ctx: InvestigationContext, service: str, measured: float = 0.0) -> float | None:
+    """How clearly `service`'s errors rose while no callee shows errors or timeout-sized slowness and
+    nothing downstream logs errors (None: they did not rise, or something does)."""
     health = {h.service: h for h in ctx.health}
     me = health.get(service)
     if me is None or me.error_rate_now <= me.error_rate_before:
@@ -94,19 +156,15 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     # downstream are where the caller's errors come from.
     if any(error_logs_z(health[d]) >= LOGGED_Z for d in _downstream(ctx, service) if d in health):
         return None
-    return Evidence(
-        source="metrics",
-        query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
-        observation=(
-            f"{service}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} "
-            f"while none of the {len(callees)} services it calls shows errors or timeouts"
-        ),
-        signal="unexplained_errors",
-        strength=round(0.9 * strength, 3),
-        supports=0.9 * strength >= 0.3,
-        baseline=me.error_rate_before,
-        current=me.error_rate_now,
-    )
+    return strength
+
+
+def _given_up_beneath(ctx: InvestigationContext, service: str) -> list[EdgeStats]:
+    """Edges at or beneath `service` whose callers now clearly give up on the callee's answer."""
+    if ctx.span_summary is None:
+        return []
+    beneath = _downstream(ctx, service) | {service}
+    return [e for e in ctx.span_summary.edges if e.caller in beneath and cut_strength(e) >= GAVE_UP]
 
 
 def call_map(edges: Iterable[Edge]) -> dict[str, set[str]]:

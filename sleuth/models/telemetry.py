@@ -103,9 +103,11 @@ class EdgeStats(BaseModel):
     # Caller-side time not spent inside the callee (network, queueing, connection setup).
     baseline_gap_ms: float | None = None
     window_gap_ms: float | None = None
-    # Share of the caller's requests that ended early right after calling this callee.
+    # Share of the caller's requests (of those that would call this callee) that gave up on its answer:
+    # ended early right after calling it, or called it again.
     baseline_ended_after: float = 0.0
     window_ended_after: float = 0.0
+    caller_baseline_requests: int = 0
     caller_window_requests: int = 0
 
 

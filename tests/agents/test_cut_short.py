@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import cut_short_evidence, ended_after
+from sleuth.agents.cut_short import MIN_HABIT, Shares, cut_short_evidence, ended_after
 from sleuth.agents.summaries import summarize_spans
 from sleuth.gateway.records import SpanRecord
 
@@ -46,7 +46,9 @@ def spans(n: int, t0: float, cut_after: str | None = None, every: int = 1) -> li
 def test_requests_ending_right_after_one_callee_implicate_it() -> None:
     baseline, window = spans(100, 0.0), spans(100, 1000.0, cut_after="catalog")
     shares = ended_after(baseline, window)
-    assert shares[("web", "catalog")] == (0.0, 1.0, 100)
+    assert shares[("web", "catalog")] == Shares(
+        baseline=0.0, baseline_requests=100, window=1.0, window_requests=100
+    )
     summary = summarize_spans("env:test", baseline, window)
     ev = cut_short_evidence(summary, "catalog")
     assert ev is not None and ev.supports and ev.strength == 1.0 and ev.signal == "ends_callers"
@@ -64,10 +66,23 @@ def test_a_few_requests_prove_little_and_a_normal_window_nothing() -> None:
     normal = summarize_spans("env:test", baseline, spans(100, 1000.0))
     ev = cut_short_evidence(normal, "catalog")
     assert ev is not None and ev.strength == 0.0
-    # a handful ending early now and then is background, not a finding
-    some = summarize_spans("env:test", baseline, spans(100, 1000.0, cut_after="catalog", every=10))
+    # a handful ending early now and then, as they did before, is background, not a finding
+    habit = spans(100, 0.0, cut_after="catalog", every=10)
+    some = summarize_spans("env:test", habit, spans(100, 1000.0, cut_after="catalog", every=10))
     ev = cut_short_evidence(some, "catalog")
     assert ev is not None and not ev.supports
+    # nor is one more request in a hundred than before
+    more = summarize_spans("env:test", habit, spans(100, 1000.0, cut_after="catalog", every=9))
+    ev = cut_short_evidence(more, "catalog")
+    assert ev is not None and ev.strength == 0.0
+
+
+def test_a_pattern_the_baseline_never_had_counts_in_a_tenth_of_requests() -> None:
+    """One request in ten now giving up on a callee, where none ever did, is not chance (a wrong
+    value returned now and then looks like this); the same share where it was usual is the mix."""
+    new = summarize_spans("env:test", spans(100, 0.0), spans(100, 1000.0, cut_after="catalog", every=10))
+    ev = cut_short_evidence(new, "catalog")
+    assert ev is not None and ev.supports
 
 
 def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
@@ -78,5 +93,55 @@ def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, retried if i % 2 == 0 else CALLS)
     shares = ended_after(spans(60, 1000.0), window)
-    base, now, served = shares[("web", "catalog")]
-    assert base == 0.0 and now == 0.5 and served == 60
+    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60)
+
+
+def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> None:
+    """A retry that succeeds leaves the request whole, but the first answer was rejected."""
+    again = ["currency", "catalog", "catalog", "cart", "ads", "shipping"]
+    window: list[SpanRecord] = []
+    for i in range(60):
+        window += request(f"w-{i}", 2000.0 + i, again if i % 2 == 0 else CALLS)
+    shares = ended_after(spans(60, 1000.0), window)
+    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60)
+    assert ("web", "cart") not in shares
+
+
+def test_a_request_that_skips_the_call_it_always_makes_next_was_cut_short() -> None:
+    """Stopping one call early is not "half its usual calls", but a call it always made is missing."""
+    window = spans(60, 1000.0, cut_after="ads")  # four of five calls: shipping, always last, is gone
+    shares = ended_after(spans(60, 0.0), window)
+    assert shares[("web", "ads")] == Shares(0.0, 60, 1.0, 60)
+    # too few requests before make no habit to break
+    assert ("web", "ads") not in ended_after(spans(MIN_HABIT - 1, 0.0), window)
+
+
+def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
+    """`pay` from the UI calls ledger then notify; from refunds it calls only ledger. Requests from
+    the UI that stop after ledger gave up on it; those from refunds always stopped there."""
+
+    def pay(tid: str, t: float, caller: str, calls: list[str]) -> list[SpanRecord]:
+        client = SpanRecord(
+            trace_id=tid,
+            span_id=f"{tid}-c",
+            parent_id="0",
+            service=caller,
+            operation="http",
+            start=t,
+            duration_ms=9,
+        )
+        spans_ = request(tid, t, calls)
+        root = spans_[0].model_copy(
+            update={"service": "payments", "operation": "pay", "parent_id": client.span_id}
+        )
+        return [client, root, *spans_[1:]]
+
+    def mix(n: int, t0: float, cut: bool) -> list[SpanRecord]:
+        out: list[SpanRecord] = []
+        for i in range(n):
+            ui = ["ledger"] if cut and i % 3 == 0 else ["ledger", "notify"]
+            out += pay(f"{t0}-u{i}", t0 + i, "ui", ui) + pay(f"{t0}-r{i}", t0 + i, "refunds", ["ledger"])
+        return out
+
+    shares = ended_after(mix(60, 0.0, cut=False), mix(60, 1000.0, cut=True))
+    assert shares[("payments", "ledger")] == Shares(0.0, 60, 20 / 60, 60)

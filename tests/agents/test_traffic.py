@@ -9,11 +9,12 @@ import pytest
 
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
+from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.judge import complaints_count, judge, kind_scores
-from sleuth.agents.traffic import quiet_callees, starved_callees, unexplained_errors
+from sleuth.agents.traffic import quiet_callees, starved_callees, unexplained_errors, where_errors_end
 from sleuth.models.alert import Alert
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext
-from sleuth.models.telemetry import Edge, ServiceHealth
+from sleuth.models.telemetry import Edge, EdgeStats, ServiceHealth, SpanSummary
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 # web → checkout → {payments, email}; web → catalog
@@ -238,3 +239,40 @@ def test_callers_rejecting_the_answers_of_a_healthy_looking_service_point_at_a_w
     # erring itself, it passes someone else's failure on
     assert not complaints_count([*healthy, _ev("metrics", "errors", 0.9), named])
     assert not complaints_count([*healthy, _ev("logs", "downstream_log_errors", 0.8), named])
+
+
+def gave_up(caller: str, callee: str, share: float, n: int = 60) -> EdgeStats:
+    return EdgeStats(
+        caller=caller,
+        callee=callee,
+        caller_baseline_requests=n,
+        window_ended_after=share,
+        caller_window_requests=n,
+    )
+
+
+def test_errors_end_where_the_requests_beneath_give_up_deepest() -> None:
+    """web's errors rose and no service shows errors of its own; web's requests give up on checkout's
+    answers, and checkout's on payments': the errors come from payments, and checkout passes them on."""
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    healthy = {s: load(1.0) for s in ("checkout", "catalog", "payments", "email")}
+    c = ctx(web=web, **healthy)
+    c.span_summary = SpanSummary(
+        query="env:test", edges=[gave_up("web", "checkout", 0.5), gave_up("checkout", "payments", 0.5)]
+    )
+    assert unexplained_errors(c, "web") is None, "what its requests give up on explains web's errors"
+    ev = where_errors_end(c, "payments")
+    assert ev is not None and ev.supports and ev.signal == "explains_errors"
+    assert "checkout's requests give up on payments's answers" in ev.observation
+    assert where_errors_end(c, "checkout") is None and where_errors_end(c, "web") is None
+    through = cut_short_evidence(c.span_summary, "checkout")
+    assert (
+        through is not None
+        and through.strength == 0.0
+        and "of its own now give up on payments" in through.observation
+    )
+    origin = cut_short_evidence(c.span_summary, "payments")
+    assert origin is not None and origin.supports
+    # requests that give up no more than chance allows explain nothing
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 0.02)])
+    assert unexplained_errors(c, "web") is not None and where_errors_end(c, "payments") is None
