@@ -30,7 +30,7 @@ MIN_HABIT = 20  # baseline requests of an operation before anything it does coun
 Z_ONSET = 2.0
 Z_FULL = 4.0
 DISPERSION = 0.5  # extra spread of a share the baseline already has, as a fraction of it
-MATERIAL = 0.05  # fewer than one request in twenty giving up is not what an alert is about
+MATERIAL = 0.1  # fewer than one request in ten giving up is not what an alert is about
 MIN_PATTERN = 8  # requests giving up before their count alone is a pattern
 
 

@@ -160,10 +160,12 @@ def _errors_nothing_shows(ctx: InvestigationContext, service: str, measured: flo
 
 
 def _given_up_beneath(ctx: InvestigationContext, service: str) -> list[EdgeStats]:
-    """Edges at or beneath `service` whose callers now clearly give up on the callee's answer."""
+    """Edges beneath `service` whose callers now clearly give up on the callee's answer. Not its own
+    requests giving up on a callee: that is its failing, seen in its spans, and as likely its own
+    code as the answer it got."""
     if ctx.span_summary is None:
         return []
-    beneath = _downstream(ctx, service) | {service}
+    beneath = _downstream(ctx, service) - {service}
     return [e for e in ctx.span_summary.edges if e.caller in beneath and cut_strength(e) >= GAVE_UP]
 
 

@@ -77,12 +77,16 @@ def test_a_few_requests_prove_little_and_a_normal_window_nothing() -> None:
     assert ev is not None and ev.strength == 0.0
 
 
-def test_a_pattern_the_baseline_never_had_counts_in_a_tenth_of_requests() -> None:
-    """One request in ten now giving up on a callee, where none ever did, is not chance (a wrong
+def test_a_pattern_the_baseline_never_had_counts_in_an_eighth_of_requests() -> None:
+    """One request in eight now giving up on a callee, where none ever did, is not chance (a wrong
     value returned now and then looks like this); the same share where it was usual is the mix."""
-    new = summarize_spans("env:test", spans(100, 0.0), spans(100, 1000.0, cut_after="catalog", every=10))
+    new = summarize_spans("env:test", spans(100, 0.0), spans(100, 1000.0, cut_after="catalog", every=8))
     ev = cut_short_evidence(new, "catalog")
     assert ev is not None and ev.supports
+    # one in twenty, new or not, is not what an alert is about
+    rare = summarize_spans("env:test", spans(100, 0.0), spans(100, 1000.0, cut_after="catalog", every=20))
+    ev = cut_short_evidence(rare, "catalog")
+    assert ev is not None and ev.strength == 0.0
 
 
 def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
