@@ -83,20 +83,13 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     # Nor where requests beneath it now give up on some callee's answer: that is where they fail.
     if strength is None or _given_up_beneath(ctx, service):
         return None
-    me = {h.service: h for h in ctx.health}[service]
     callees = {e.callee for e in ctx.edges if e.caller == service and e.callee != service}
-    return Evidence(
-        source="metrics",
-        query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
-        observation=(
-            f"{service}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} "
-            f"while none of the {len(callees)} services it calls shows errors or timeouts"
-        ),
-        signal="unexplained_errors",
-        strength=round(0.9 * strength, 3),
-        supports=0.9 * strength >= 0.3,
-        baseline=me.error_rate_before,
-        current=me.error_rate_now,
+    return _error_rate_evidence(
+        ctx,
+        service,
+        "unexplained_errors",
+        f"while none of the {len(callees)} services it calls shows errors or timeouts",
+        strength,
     )
 
 
@@ -119,16 +112,24 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
     if best.callee != service:
         return None
     # As clear as the giving up is: it is what ties the errors to this service.
-    strength = cut_strength(best)
-    me = {h.service: h for h in ctx.health}[entry]
+    return _error_rate_evidence(
+        ctx,
+        entry,
+        "explains_errors",
+        f"while no service shows errors of its own; beneath it, {best.caller}'s requests give up on {service}'s answers",
+        cut_strength(best),
+    )
+
+
+def _error_rate_evidence(
+    ctx: InvestigationContext, service: str, signal: str, why: str, strength: float
+) -> Evidence:
+    me = next(h for h in ctx.health if h.service == service)
     return Evidence(
         source="metrics",
-        query=f"sum:trace.*.errors{{service:{entry}}} / sum:trace.*.hits{{service:{entry}}}",
-        observation=(
-            f"{entry}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} while no "
-            f"service shows errors of its own; beneath it, {best.caller}'s requests give up on {service}'s answers"
-        ),
-        signal="explains_errors",
+        query=f"sum:trace.*.errors{{service:{service}}} / sum:trace.*.hits{{service:{service}}}",
+        observation=f"{service}'s error rate rose from {me.error_rate_before:.2%} to {me.error_rate_now:.2%} {why}",
+        signal=signal,
         strength=round(0.9 * strength, 3),
         supports=0.9 * strength >= 0.3,
         baseline=me.error_rate_before,
