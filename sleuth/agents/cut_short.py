@@ -32,6 +32,7 @@ Z_FULL = 4.0
 DISPERSION = 0.5  # extra spread of a share the baseline already has, as a fraction of it
 MATERIAL = 0.1  # fewer than one request in ten giving up is not what an alert is about
 MIN_PATTERN = 8  # requests giving up before their count alone is a pattern
+GAVE_UP = 0.3  # a give-up this clear supports a finding, and leads to the callee given up on
 
 
 @dataclass(frozen=True)
@@ -210,12 +211,13 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         return None
     e = max(inbound, key=cut_strength)
     beneath = passed_on(summary, service)
-    strength = round(cut_strength(e) * (1.0 - (cut_strength(beneath) if beneath else 0.0)), 3)
+    onward = cut_strength(beneath) if beneath is not None else 0.0
+    strength = round(cut_strength(e) * (1.0 - onward), 3)
     observation = (
         f"{e.window_ended_after:.0%} of {e.caller}'s {e.caller_window_requests} sampled requests now give up "
         f"on {service}'s answers: they end right after calling it or call it again (was {e.baseline_ended_after:.0%})"
     )
-    if beneath is not None and cut_strength(beneath) > 0:
+    if beneath is not None and onward > 0:
         observation += f"; but {beneath.window_ended_after:.0%} of its own now give up on {beneath.callee}'s"
     return Evidence(
         source="spans",
@@ -223,7 +225,7 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         observation=observation,
         signal="ends_callers",
         strength=strength,
-        supports=strength >= 0.3,
+        supports=strength >= GAVE_UP,
         baseline=e.baseline_ended_after,
         current=e.window_ended_after,
     )

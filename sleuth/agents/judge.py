@@ -7,7 +7,7 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import cut_strength
+from sleuth.agents.cut_short import GAVE_UP, cut_strength
 from sleuth.agents.evidence import SUPPORT_THRESHOLD
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
 from sleuth.models.common import RootCauseKind
@@ -17,7 +17,6 @@ VALIDATE_AT = 0.5
 INVALIDATE_BELOW = 0.2
 LEAD_AT = 0.45
 OWN_HEALTH = frozenset({"cpu", "cpu_throttle", "memory"})  # measured on its own pods
-CUT_LEAD_AT = 0.3  # as `cut_short_evidence` supports
 # Confidence may not exceed what the number of independent sources can carry.
 SOURCE_CAP = {0: 0.0, 1: 0.6, 2: 0.8}
 MAX_CONFIDENCE = 0.95
@@ -253,7 +252,7 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                 (e.window_p50_ms or 0.0) / max(e.baseline_p50_ms or 0.0, 0.05) if e.baseline_p50_ms else 1.0
             )
             cut = cut_strength(e)
-            if cut >= CUT_LEAD_AT:
+            if cut >= GAVE_UP:
                 # Its requests now stop right after this call: the answer it got is what it gave up on.
                 leads.append(
                     Lead(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sleuth.agents.cut_short import cut_strength
+from sleuth.agents.cut_short import GAVE_UP, cut_strength
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.models.investigation import Evidence, InvestigationContext
@@ -23,7 +23,9 @@ QUIET = 0.4  # a callee receiving less than this share of its baseline calls has
 TIMEOUT_RATIO = 5.0  # a callee this many times slower may be timing its callers out
 SHARE_OF_RISE = 0.3  # a callee whose error rate rose by this share of its caller's rise may carry it
 LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squash: 0.63)
-GAVE_UP = 0.3  # callers giving up on a callee's answer this clearly (as `cut_short_evidence` supports)
+# The alerting service's errors: the alert is about them, so any rise counts at least this clearly
+# (a rise of a few percent from nothing reads as small against the error-rate floor).
+ALERTED = 0.3
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -100,10 +102,8 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
     entry = ctx.service
     if entry is None or entry == service:
         return None
-    # That the alerting service's errors rose at all is enough here: the alert is about them, and a
-    # rise of a few percent from nothing reads as small against the error-rate floor.
     given_up = _given_up_beneath(ctx, entry)
-    if _errors_nothing_shows(ctx, entry, measured=GAVE_UP) is None or not given_up:
+    if _errors_nothing_shows(ctx, entry, measured=ALERTED) is None or not given_up:
         return None
     # Where a callee's own requests give up on a callee of theirs, its failures come from beneath it.
     callers = {e.caller for e in given_up}
@@ -166,7 +166,7 @@ def _given_up_beneath(ctx: InvestigationContext, service: str) -> list[EdgeStats
     code as the answer it got."""
     if ctx.span_summary is None:
         return []
-    beneath = _downstream(ctx, service) - {service}
+    beneath = _downstream(ctx, service)
     return [e for e in ctx.span_summary.edges if e.caller in beneath and cut_strength(e) >= GAVE_UP]
 
 
