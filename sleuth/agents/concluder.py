@@ -10,7 +10,8 @@ from collections import defaultdict
 
 from sleuth.agents.judge import SPECIFICITY, kind_scores, strongest
 from sleuth.agents.signals import service_role
-from sleuth.agents.traffic import call_map, quiet_callees, reachable
+from sleuth.agents.topology import call_map, reachable
+from sleuth.agents.traffic import quiet_callees
 from sleuth.models.investigation import (
     Hypothesis,
     InvestigationContext,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sleuth.agents import stats
+from sleuth.agents.topology import call_map, reachable
 from sleuth.gateway.records import SpanRecord
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -205,8 +206,9 @@ def gave_up_strength(sh: Shares) -> float:
 
 def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     """Evidence that callers give up on `service`'s answers (None: no caller to judge by). Not when
-    its own requests give up as clearly on a callee of its own: then it passes that failure on."""
-    inbound = [e for e in summary.edges if e.callee == service and e.caller != service]
+    requests of its own, or beneath it, give up as clearly on some callee: then it passes on a failure
+    from further down."""
+    inbound = [e for e in summary.edges if e.caller != service and e.callee == service]
     if not inbound:
         return None
     e = max(inbound, key=cut_strength)
@@ -218,7 +220,8 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         f"on {service}'s answers: they end right after calling it or call it again (was {e.baseline_ended_after:.0%})"
     )
     if beneath is not None and onward > 0:
-        observation += f"; but {beneath.window_ended_after:.0%} of its own now give up on {beneath.callee}'s"
+        whose = "its own" if beneath.caller == service else f"{beneath.caller}'s beneath it"
+        observation += f"; but {beneath.window_ended_after:.0%} of {whose} now give up on {beneath.callee}'s"
     return Evidence(
         source="spans",
         query=f"spans {summary.query} callers of {service}",
@@ -232,6 +235,9 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
 
 
 def passed_on(summary: SpanSummary, service: str) -> EdgeStats | None:
-    """The callee `service`'s own requests give up on most clearly (None: it calls nobody)."""
-    outbound = [e for e in summary.edges if e.caller == service and e.callee != service]
-    return max(outbound, key=lambda e: (cut_strength(e), e.callee), default=None)
+    """The callee that `service`'s own requests, or requests anywhere beneath it, give up on most
+    clearly (None: it calls nobody). A service reaching a failing one through others that each call
+    the next one last shows no give-up of its own, yet passes the failure on all the same."""
+    below = {service} | reachable(service, call_map(summary.edges))
+    outbound = [e for e in summary.edges if e.caller in below and e.callee != service]
+    return max(outbound, key=lambda e: (cut_strength(e), e.caller == service, e.callee), default=None)

@@ -11,7 +11,8 @@ from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strength
 from sleuth.agents.health import error_logs_z, fleet_shifts
 from sleuth.agents.signals import service_role
-from sleuth.agents.traffic import call_map, starved_callees, unexplained_errors
+from sleuth.agents.topology import call_map
+from sleuth.agents.traffic import starved_callees, unexplained_errors
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult

@@ -10,13 +10,13 @@ missing; the topology comes from the spans seen before the alert.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 
 from sleuth.agents.cut_short import GAVE_UP, cut_strength
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
+from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence, InvestigationContext
-from sleuth.models.telemetry import Edge, EdgeStats, ServiceHealth
+from sleuth.models.telemetry import EdgeStats, ServiceHealth
 
 HELD = 0.6  # the caller still serves at least this share of its baseline load
 QUIET = 0.4  # a callee receiving less than this share of its baseline calls has gone quiet
@@ -105,9 +105,10 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
     given_up = _given_up_beneath(ctx, entry)
     if _errors_nothing_shows(ctx, entry, measured=ALERTED) is None or not given_up:
         return None
-    # Where a callee's own requests give up on a callee of theirs, its failures come from beneath it.
-    callers = {e.caller for e in given_up}
-    deepest = [e for e in given_up if e.callee not in callers] or given_up
+    # Where requests at or beneath a callee give up on a callee of theirs, its failures come from
+    # further down.
+    callees = call_map(ctx.edges)
+    deepest = [e for e in given_up if not _passes_on(e, given_up, callees)] or given_up
     best = max(deepest, key=lambda e: (cut_strength(e), e.caller, e.callee))
     if best.callee != service:
         return None
@@ -119,6 +120,12 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
         f"while no service shows errors of its own; beneath it, {best.caller}'s requests give up on {service}'s answers",
         cut_strength(best),
     )
+
+
+def _passes_on(e: EdgeStats, given_up: list[EdgeStats], callees: dict[str, set[str]]) -> bool:
+    """Whether requests at or beneath `e`'s callee give up on a callee of theirs."""
+    below = {e.callee} | reachable(e.callee, callees)
+    return any(g.caller in below and g.callee != e.callee for g in given_up if g is not e)
 
 
 def _error_rate_evidence(
@@ -170,29 +177,8 @@ def _given_up_beneath(ctx: InvestigationContext, service: str) -> list[EdgeStats
     return [e for e in ctx.span_summary.edges if e.caller in beneath and cut_strength(e) >= GAVE_UP]
 
 
-def call_map(edges: Iterable[Edge]) -> dict[str, set[str]]:
-    """Caller → the services it calls, from the observed edges."""
-    callees: dict[str, set[str]] = defaultdict(set)
-    for e in edges:
-        callees[e.caller].add(e.callee)
-    return dict(callees)
-
-
 def _downstream(ctx: InvestigationContext, service: str) -> set[str]:
     return reachable(service, call_map(ctx.edges))
-
-
-def reachable(service: str, callees: dict[str, set[str]]) -> set[str]:
-    """Every service `service` calls, directly or not (itself excluded)."""
-    seen: set[str] = set()
-    stack = list(callees.get(service, ()))
-    while stack:
-        s = stack.pop()
-        if s in seen or s == service:
-            continue
-        seen.add(s)
-        stack.extend(callees.get(s, ()))
-    return seen
 
 
 def _explains(callee: ServiceHealth, caller: ServiceHealth) -> bool:

@@ -276,3 +276,38 @@ def test_errors_end_where_the_requests_beneath_give_up_deepest() -> None:
     # requests that give up no more than chance allows explain nothing
     c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 0.02)])
     assert unexplained_errors(c, "web") is not None and where_errors_end(c, "payments") is None
+
+
+def test_errors_end_at_the_callee_given_up_on_deepest_in_the_call_graph() -> None:
+    """web → shop → plan → route → station, each calling the next one last, so neither plan nor route
+    shows requests of its own giving up. shop's requests give up on plan's answers and route's on
+    station's: plan reaches station, so the errors end at station and plan only passes them on."""
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    healthy = {s: load(1.0) for s in ("shop", "plan", "route", "station", "catalog")}
+    chain = [
+        Edge(caller="web", callee="shop"),
+        Edge(caller="shop", callee="plan"),
+        Edge(caller="plan", callee="route"),
+        Edge(caller="route", callee="station"),
+        Edge(caller="web", callee="catalog"),
+    ]
+    c = ctx(web=web, **healthy).model_copy(update={"edges": chain})
+    # plan's failing is the clearer of the two, and still not where the errors end
+    c.span_summary = SpanSummary(
+        query="env:test",
+        edges=[gave_up("shop", "plan", 0.8), gave_up("plan", "route", 0.0), gave_up("route", "station", 0.5)],
+    )
+    ev = where_errors_end(c, "station")
+    assert (
+        ev is not None and ev.supports and "route's requests give up on station's answers" in ev.observation
+    )
+    assert where_errors_end(c, "plan") is None
+    through = cut_short_evidence(c.span_summary, "plan")
+    assert through is not None and not through.supports
+    assert "of route's beneath it now give up on station's" in through.observation
+    origin = cut_short_evidence(c.span_summary, "station")
+    assert origin is not None and origin.supports
+    # without the deeper give-up, plan is where they end
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("shop", "plan", 0.8)])
+    assert where_errors_end(c, "plan") is not None
+    assert (plan := cut_short_evidence(c.span_summary, "plan")) is not None and plan.supports
