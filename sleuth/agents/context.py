@@ -10,11 +10,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from sleuth.agents import health, stats
-from sleuth.agents.cut_short import ended_after
+from sleuth.agents.cut_short import ended_after, last_calls
 from sleuth.agents.summaries import edges_from_spans, summarize_spans
 from sleuth.gateway import DatadogError, DatadogGateway, SpanRecord
 from sleuth.models.alert import Alert, scope_tags
@@ -30,8 +30,9 @@ BASELINE = timedelta(minutes=60)  # what "normal" looked like just before
 SPAN_BASELINE = timedelta(minutes=15)  # spans are voluminous: a shorter normal period suffices for them
 SPAN_SAMPLE = 5000  # spans per search, newest first: on a busy system, a window's latest seconds
 # On a busy system one capped search holds only a period's last seconds, where a rarely taken path
-# may not appear at all: more searches, each ending a slice earlier, sample the rest of the period.
-SPAN_SLICES = 3
+# may not appear at all: more searches, each ending a slice earlier (or where the ones before began),
+# sample the rest of the period; at most this many.
+SPAN_SLICES = 6
 SPAN_SAMPLED_BASELINE = timedelta(minutes=3)
 LOG_COUNTS_GRACE = timedelta(seconds=1)  # how long the rest of the context waits for error-log counts
 SIGNAL_HISTORY = timedelta(hours=2)
@@ -154,7 +155,13 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     window_spans, baseline_spans = window.latest, baseline.latest
     edges = edges_from_spans([*baseline.every, *window.every])
     span_summary = (
-        summarize_spans(span_query, baseline_spans, window_spans, ended_after(baseline.every, window.every))
+        summarize_spans(
+            span_query,
+            baseline_spans,
+            window_spans,
+            ended_after(baseline.every, window.every),
+            last_calls(baseline.every),
+        )
         if window_spans
         else None
     )
@@ -258,15 +265,21 @@ def _spans(
     sample_from: datetime | None = None,
 ) -> SpanSample:
     """The period's spans. A search that comes back full holds only the period's latest seconds: then
-    slices of the period from `sample_from` (its start by default) are sampled at their ends too."""
+    slices of the period from `sample_from` (its start by default) are sampled at their ends too, or
+    where the searches before them began, whichever is earlier: the sample reaches back without
+    holding the same seconds twice."""
     latest: list[SpanRecord] = []
     every: dict[str, SpanRecord] = {}
     whole = True
     first = sample_from or start
     step = (end - first) / SPAN_SLICES
+    held_from = end
     for k in range(SPAN_SLICES, 0, -1):
+        upto = min(first + step * k, held_from)
+        if upto <= first:
+            break  # the sample reaches back past where it was meant to start
         try:
-            found = gateway.search_spans(query, start, first + step * k, limit=SPAN_SAMPLE)
+            found = gateway.search_spans(query, start, upto, limit=SPAN_SAMPLE)
         except DatadogError as err:
             gaps.append(err.gap("spans", query))
             break
@@ -275,6 +288,7 @@ def _spans(
         if len(found) < SPAN_SAMPLE:
             break  # everything up to this slice's end is in hand
         whole = False
+        held_from = datetime.fromtimestamp(min(s.start for s in found), UTC)
     return SpanSample(latest, list(every.values()), whole)
 
 

@@ -45,6 +45,7 @@ class _Usual:
     seen: frozenset[str]  # callees it calls at all
     once: frozenset[str]  # callees it calls at most once in a request (almost always)
     after: dict[str, frozenset[str]]  # callee → callees it (almost) always calls later in a request
+    last: str | None  # the callee it (almost) always calls last, if any
 
 
 class Shares(NamedTuple):
@@ -65,10 +66,7 @@ def ended_after(
     gives up on the callee most clearly speaks for the edge (giving up after a call it makes last
     shows in no request)."""
     base = _requests(baseline)
-    by_kind: dict[tuple[str, tuple[str, str]], list[list[str]]] = defaultdict(list)
-    for r in base:
-        by_kind[(r.service, r.kind)].append(r.calls)
-    usual = {key: _usual(calls) for key, calls in by_kind.items()}
+    usual = _habits(base)
     b_gave, b_served = _gave_up(base, usual)
     w_gave, w_served = _gave_up(_requests(window), usual)
     out: dict[tuple[str, str], Shares] = {}
@@ -86,6 +84,23 @@ def ended_after(
     return out
 
 
+def last_calls(baseline: Sequence[SpanRecord]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(service, callee) → the callers whose requests to `service` always end with a call to `callee`:
+    what `service` answers them is what `callee` answered it, or made of it."""
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (service, (_, via)), u in _habits(_requests(baseline)).items():
+        if u.last is not None and via:
+            out[(service, u.last)].add(via)
+    return {key: tuple(sorted(callers)) for key, callers in out.items()}
+
+
+def _habits(requests: list[_Request]) -> dict[tuple[str, tuple[str, str]], _Usual]:
+    by_kind: dict[tuple[str, tuple[str, str]], list[list[str]]] = defaultdict(list)
+    for r in requests:
+        by_kind[(r.service, r.kind)].append(r.calls)
+    return {key: _usual(calls) for key, calls in by_kind.items()}
+
+
 def _share(n: int, of: int) -> float:
     return n / of if of else 0.0
 
@@ -93,6 +108,7 @@ def _share(n: int, of: int) -> float:
 def _usual(requests: list[list[str]]) -> _Usual:
     n = len(requests)
     seen: Counter[str] = Counter()
+    ended: Counter[str] = Counter(calls[-1] for calls in requests if calls)
     repeated: Counter[str] = Counter()
     later: dict[str, Counter[str]] = defaultdict(Counter)
     for calls in requests:
@@ -109,6 +125,7 @@ def _usual(requests: list[list[str]]) -> _Usual:
         seen=frozenset(seen),
         once=frozenset(c for c in seen if repeated[c] <= (1 - ALWAYS) * seen[c]),
         after={c: frozenset(d for d in always if later[c][d] >= ALWAYS * seen[c]) for c in seen},
+        last=next((c for c, k in ended.items() if n >= MIN_HABIT and k >= ALWAYS * n), None),
     )
 
 
@@ -241,3 +258,58 @@ def passed_on(summary: SpanSummary, service: str) -> EdgeStats | None:
     below = {service} | reachable(service, call_map(summary.edges))
     outbound = [e for e in summary.edges if e.caller in below and e.callee != service]
     return max(outbound, key=lambda e: (cut_strength(e), e.caller == service, e.callee), default=None)
+
+
+RELAYED = 0.45  # below VALIDATE_AT: a wrong answer passed on is a lead to follow, never a finding
+ONE_HOP_FURTHER = 0.8  # each service further down the answer came through is a little less likely
+
+
+def passed_on_answer(summary: SpanSummary, service: str) -> Evidence | None:
+    """Evidence that callers give up on answers that end with `service`'s (None: nobody does). A service
+    whose requests always end with a call to `service` answers with what `service` answered it: when
+    its callers reject that, the wrong value may be `service`'s, passed on, and nothing in the spans
+    tells the two apart. The service they gave up on stays the likelier one."""
+    edges = {(e.caller, e.callee): e for e in summary.edges}
+    best: tuple[float, str, str] = (0.0, "", "")
+    for e in summary.edges:
+        if e.callee != service or e.caller == service:
+            continue
+        for caller in e.last_call_for:
+            rejected = _rejected(edges, caller, e.caller, frozenset({service}))
+            best = max(best, (rejected, caller, e.caller))
+    rejected, caller, relay = best
+    if rejected <= 0.0:
+        return None
+    strength = round(RELAYED * rejected, 3)
+    return Evidence(
+        source="spans",
+        query=f"spans {summary.query} requests ending with {service}",
+        observation=(
+            f"{relay}'s requests from {caller} always end with a call to {service}, and its answers are "
+            f"given up on ({rejected:.2f}): the wrong answer may be {service}'s, passed on"
+        ),
+        signal="answer_passed_on",
+        strength=strength,
+        supports=rejected >= GAVE_UP,
+    )
+
+
+def rejected_answers(summary: SpanSummary, caller: str, callee: str) -> float:
+    """How clearly `callee`'s answers to `caller` are given up on, by `caller` or by whoever `caller`
+    passes them on to (0..1)."""
+    return _rejected({(e.caller, e.callee): e for e in summary.edges}, caller, callee, frozenset())
+
+
+def _rejected(
+    edges: dict[tuple[str, str], EdgeStats], caller: str, callee: str, seen: frozenset[str]
+) -> float:
+    """How clearly `callee`'s answers to `caller` are given up on: by `caller`, or by whoever `caller`
+    passes them on to."""
+    e = edges.get((caller, callee))
+    if e is None:
+        return 0.0
+    out = cut_strength(e)
+    if caller not in seen:
+        for upper in e.last_call_for:
+            out = max(out, ONE_HOP_FURTHER * _rejected(edges, upper, caller, seen | {callee}))
+    return out

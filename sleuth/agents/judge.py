@@ -7,11 +7,12 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import GAVE_UP, cut_strength
+from sleuth.agents.cut_short import GAVE_UP, RELAYED, cut_strength, rejected_answers
 from sleuth.agents.evidence import SUPPORT_THRESHOLD
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext, Lead
+from sleuth.models.telemetry import EdgeStats, SpanSummary
 
 VALIDATE_AT = 0.5
 INVALIDATE_BELOW = 0.2
@@ -104,7 +105,13 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
         # Errors the service itself originates; new log signatures alone could be echoes of a callee.
         "code_error": max(
-            g("originated_errors", "unexplained_errors", "ends_callers", "explains_errors"),
+            g(
+                "originated_errors",
+                "unexplained_errors",
+                "ends_callers",
+                "explains_errors",
+                "answer_passed_on",
+            ),
             0.7 * g("new_log_patterns"),
             0.8 * g("fanout_change"),
             # Its callers reject what it answers while its own telemetry looks fine: a wrong answer.
@@ -194,6 +201,20 @@ def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
     )
 
 
+def _relayed_lead(h: Hypothesis, e: EdgeStats, summary: SpanSummary) -> Lead | None:
+    """`h.service` always ends its requests from some callers with a call to `e.callee`, and they give
+    up on its answers: the wrong answer may be the callee's, passed on. A lead, never a finding."""
+    rejected = max((rejected_answers(summary, c, h.service) for c in e.last_call_for), default=0.0)
+    if rejected < GAVE_UP:
+        return None
+    return Lead(
+        service=e.callee,
+        kind="code_error",
+        reason=f"{h.service}'s answers, given up on, end with {e.callee}'s: it may have passed a wrong one on",
+        strength=round(RELAYED * rejected, 3),
+    )
+
+
 def _primary_measured(kind: RootCauseKind, seen: set[str]) -> bool:
     """Only a kind whose defining signal was actually measured can be ruled out: missing or
     unreadable telemetry leaves it open (inconclusive), never invalidated."""
@@ -252,6 +273,9 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                 (e.window_p50_ms or 0.0) / max(e.baseline_p50_ms or 0.0, 0.05) if e.baseline_p50_ms else 1.0
             )
             cut = cut_strength(e)
+            relayed = _relayed_lead(h, e, ctx.span_summary)
+            if relayed is not None:
+                leads.append(relayed)
             if cut >= GAVE_UP:
                 # Its requests now stop right after this call: the answer it got is what it gave up on.
                 leads.append(

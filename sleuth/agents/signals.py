@@ -77,6 +77,7 @@ KIND_SIGNALS: dict[RootCauseKind, tuple[str, ...]] = {
         "unexplained_errors",
         "ends_callers",
         "explains_errors",
+        "answer_passed_on",
         "new_log_patterns",
         "fanout_change",
         "named_in_errors",

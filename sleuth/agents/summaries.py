@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sleuth.agents import stats
-from sleuth.agents.cut_short import Shares, ended_after
+from sleuth.agents.cut_short import Shares, ended_after, last_calls
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.telemetry import (
     Edge,
@@ -216,9 +216,10 @@ def summarize_spans(
     baseline: Sequence[SpanRecord],
     window: Sequence[SpanRecord],
     gave_up: dict[tuple[str, str], Shares] | None = None,
+    last: dict[tuple[str, str], tuple[str, ...]] | None = None,
 ) -> SpanSummary:
-    """What changed between the two samples; `gave_up` (from `ended_after`) where the requests it
-    reads come from larger samples than these."""
+    """What changed between the two samples; `gave_up` (from `ended_after`) and `last` (from
+    `last_calls`) where the requests they read come from larger samples than these."""
     b_self, b_orig, _ = _self_times(baseline)
     w_self, w_orig, w_msgs = _self_times(window)
     b_err = _error_rates(baseline)
@@ -247,12 +248,18 @@ def summarize_spans(
         window_spans=len(window),
         services=rows,
         edges=_with_cut_short(
-            _edge_stats(baseline, window), ended_after(baseline, window) if gave_up is None else gave_up
+            _edge_stats(baseline, window),
+            ended_after(baseline, window) if gave_up is None else gave_up,
+            last_calls(baseline) if last is None else last,
         ),
     )
 
 
-def _with_cut_short(edges: list[EdgeStats], shares: dict[tuple[str, str], Shares]) -> list[EdgeStats]:
+def _with_cut_short(
+    edges: list[EdgeStats],
+    shares: dict[tuple[str, str], Shares],
+    last: dict[tuple[str, str], tuple[str, ...]],
+) -> list[EdgeStats]:
     out = []
     for e in edges:
         sh = shares.get((e.caller, e.callee), Shares(0.0, 0, 0.0, 0))
@@ -261,6 +268,7 @@ def _with_cut_short(edges: list[EdgeStats], shares: dict[tuple[str, str], Shares
             "window_ended_after": round(sh.window, 4),
             "caller_baseline_requests": sh.baseline_requests,
             "caller_window_requests": sh.window_requests,
+            "last_call_for": list(last.get((e.caller, e.callee), ())),
         }
         out.append(e.model_copy(update=update))
     return out

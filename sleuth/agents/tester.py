@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from sleuth.agents import judge, stats
-from sleuth.agents.cut_short import cut_short_evidence
+from sleuth.agents.cut_short import cut_short_evidence, passed_on_answer
 from sleuth.agents.evidence import (
     change_evidence,
     change_named_in_errors,
@@ -74,9 +74,12 @@ class OfflineTester:
         evidence.extend(self._logs(gateway, h.service, inp, gaps))
         if ctx.span_summary is not None:
             evidence.extend(span_evidence(ctx.span_summary, h.service))
-            cut = cut_short_evidence(ctx.span_summary, h.service)
-            if cut is not None:
-                evidence.append(cut)
+            for cut in (
+                cut_short_evidence(ctx.span_summary, h.service),
+                passed_on_answer(ctx.span_summary, h.service),
+            ):
+                if cut is not None:
+                    evidence.append(cut)
             evidence.extend(edge_evidence(ctx.span_summary, h.service, set(ctx.services)))
         evidence.extend(change_evidence(ctx.changes, h.service, ctx.window_start, ctx.alert_time))
         errors = max((e.strength for e in evidence if e.signal == "errors"), default=0.0)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import MIN_HABIT, Shares, cut_short_evidence, ended_after
+from sleuth.agents.cut_short import (
+    MIN_HABIT,
+    ONE_HOP_FURTHER,
+    RELAYED,
+    Shares,
+    cut_short_evidence,
+    ended_after,
+    last_calls,
+    passed_on_answer,
+)
+from sleuth.agents.judge import VALIDATE_AT, judge
 from sleuth.agents.summaries import summarize_spans
 from sleuth.gateway.records import SpanRecord
+from sleuth.models.investigation import Hypothesis
+from sleuth.models.telemetry import EdgeStats, SpanSummary
+from tests.agents.test_traffic import ctx
 
 CALLS = ["currency", "catalog", "cart", "ads", "shipping"]
 
@@ -41,6 +54,24 @@ def spans(n: int, t0: float, cut_after: str | None = None, every: int = 1) -> li
             calls = CALLS[: CALLS.index(cut_after) + 1]
         out += request(f"{t0}-{i}", t0 + i, calls)
     return out
+
+
+def pay(tid: str, t: float, caller: str, calls: list[str]) -> list[SpanRecord]:
+    """A request to payments' `pay` from `caller`, calling `calls` in turn."""
+    client = SpanRecord(
+        trace_id=tid,
+        span_id=f"{tid}-c",
+        parent_id="0",
+        service=caller,
+        operation="http",
+        start=t,
+        duration_ms=9,
+    )
+    spans_ = request(tid, t, calls)
+    root = spans_[0].model_copy(
+        update={"service": "payments", "operation": "pay", "parent_id": client.span_id}
+    )
+    return [client, root, *spans_[1:]]
 
 
 def test_requests_ending_right_after_one_callee_implicate_it() -> None:
@@ -124,22 +155,6 @@ def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
     """`pay` from the UI calls ledger then notify; from refunds it calls only ledger. Requests from
     the UI that stop after ledger gave up on it; those from refunds always stopped there."""
 
-    def pay(tid: str, t: float, caller: str, calls: list[str]) -> list[SpanRecord]:
-        client = SpanRecord(
-            trace_id=tid,
-            span_id=f"{tid}-c",
-            parent_id="0",
-            service=caller,
-            operation="http",
-            start=t,
-            duration_ms=9,
-        )
-        spans_ = request(tid, t, calls)
-        root = spans_[0].model_copy(
-            update={"service": "payments", "operation": "pay", "parent_id": client.span_id}
-        )
-        return [client, root, *spans_[1:]]
-
     def mix(n: int, t0: float, cut: bool) -> list[SpanRecord]:
         out: list[SpanRecord] = []
         for i in range(n):
@@ -149,3 +164,63 @@ def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
 
     shares = ended_after(mix(60, 0.0, cut=False), mix(60, 1000.0, cut=True))
     assert shares[("payments", "ledger")] == Shares(0.0, 60, 20 / 60, 60)
+
+
+def test_the_callee_a_service_always_calls_last_is_known_per_caller() -> None:
+    """payments' requests from the UI always end with notify; those from refunds with ledger."""
+    baseline: list[SpanRecord] = []
+    for i in range(MIN_HABIT):
+        baseline += pay(f"u{i}", i, "ui", ["ledger", "notify"]) + pay(f"r{i}", i, "refunds", ["ledger"])
+    assert last_calls(baseline) == {("payments", "notify"): ("ui",), ("payments", "ledger"): ("refunds",)}
+    # a request served at the top of the call graph has nobody to pass its answer to
+    assert ("web", "shipping") not in last_calls(spans(MIN_HABIT, 0.0))
+    # too few requests make no habit
+    few: list[SpanRecord] = []
+    for i in range(MIN_HABIT - 1):
+        few += pay(f"u{i}", i, "ui", ["ledger", "notify"])
+    assert last_calls(few) == {}
+
+
+def edge(caller: str, callee: str, gave_up: float = 0.0, last_for: list[str] | None = None) -> EdgeStats:
+    return EdgeStats(
+        caller=caller,
+        callee=callee,
+        caller_baseline_requests=60,
+        window_ended_after=gave_up,
+        caller_window_requests=60,
+        last_call_for=last_for or [],
+    )
+
+
+def test_a_wrong_answer_passed_on_leads_to_the_callee_it_came_from_as_a_guess() -> None:
+    """ui gives up on payments' answers; payments answers ui with what ledger answered it, and ledger
+    answers with bank's: the wrong value may be any of theirs. payments stays the likeliest, ledger
+    and bank follow, never strongly enough to be named."""
+    summary = SpanSummary(
+        query="env:test",
+        edges=[
+            edge("ui", "payments", gave_up=0.5),
+            edge("payments", "ledger", last_for=["ui"]),
+            edge("ledger", "bank", last_for=["payments"]),
+            edge("payments", "audit"),  # called, but not last: its answer is not what ui got
+        ],
+    )
+    given_up = cut_short_evidence(summary, "payments")
+    assert given_up is not None and given_up.strength == 1.0
+    ledger = passed_on_answer(summary, "ledger")
+    assert ledger is not None and ledger.supports and ledger.signal == "answer_passed_on"
+    assert ledger.strength == RELAYED < VALIDATE_AT
+    assert "payments's requests from ui always end with a call to ledger" in ledger.observation
+    bank = passed_on_answer(summary, "bank")
+    assert bank is not None and bank.supports and bank.strength == round(RELAYED * ONE_HOP_FURTHER, 3)
+    assert passed_on_answer(summary, "audit") is None
+    # the hypothesis about payments leads on to ledger, as a code error to test
+    c = ctx().model_copy(update={"span_summary": summary})
+    h = Hypothesis(id="h1", service="payments", kind="code_error", statement="payments is the root cause")
+    leads = judge(h.model_copy(update={"evidence": [given_up]}), c).leads
+    assert [(x.service, x.kind, x.strength) for x in leads if x.service == "ledger"] == [
+        ("ledger", "code_error", RELAYED)
+    ]
+    # answers nobody gives up on lead nowhere
+    calm = SpanSummary(query="env:test", edges=[edge("ui", "payments"), *summary.edges[1:]])
+    assert passed_on_answer(calm, "ledger") is None
