@@ -32,6 +32,9 @@ Z_ONSET = 2.0
 Z_FULL = 4.0
 DISPERSION = 0.5  # extra spread of a share the baseline already has, as a fraction of it
 MATERIAL = 0.1  # fewer than one request in ten giving up is not what an alert is about
+# A request that calls again a callee it calls once rejected the first answer: no other reading of it,
+# unlike a request that merely ended after a call (its own code may have failed next). So fewer do.
+MATERIAL_RETRIED = 0.02
 MIN_PATTERN = 8  # requests giving up before their count alone is a pattern
 GAVE_UP = 0.3  # a give-up this clear supports a finding, and leads to the callee given up on
 
@@ -49,12 +52,15 @@ class _Usual:
 
 
 class Shares(NamedTuple):
-    """Of a caller's requests that would call a callee, the share that gave up on its answer."""
+    """Of a caller's requests that would call a callee, the share that gave up on its answer (and the
+    share that did so by calling it again)."""
 
     baseline: float
     baseline_requests: int
     window: float
     window_requests: int
+    baseline_retried: float = 0.0
+    window_retried: float = 0.0
 
 
 def ended_after(
@@ -67,8 +73,8 @@ def ended_after(
     shows in no request)."""
     base = _requests(baseline)
     usual = _habits(base)
-    b_gave, b_served = _gave_up(base, usual)
-    w_gave, w_served = _gave_up(_requests(window), usual)
+    b_gave, b_again, b_served = _gave_up(base, usual)
+    w_gave, w_again, w_served = _gave_up(_requests(window), usual)
     out: dict[tuple[str, str], Shares] = {}
     for key in sorted(set(b_gave) | set(w_gave)):
         service, _, callee = key
@@ -77,6 +83,8 @@ def ended_after(
             b_served[key],
             _share(w_gave[key], w_served[key]),
             w_served[key],
+            _share(b_again[key], b_served[key]),
+            _share(w_again[key], w_served[key]),
         )
         held = out.get((service, callee))
         if held is None or (gave_up_strength(sh), sh.window) > (gave_up_strength(held), held.window):
@@ -134,11 +142,12 @@ _Key = tuple[str, tuple[str, str], str]  # caller, its kind of request, callee
 
 def _gave_up(
     requests: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
-) -> tuple[Counter[_Key], Counter[_Key]]:
-    """Per caller, kind of request and callee: the requests that gave up on it, and those that would
-    call it at all."""
+) -> tuple[Counter[_Key], Counter[_Key], Counter[_Key]]:
+    """Per caller, kind of request and callee: the requests that gave up on it, those of them that
+    called it again, and those that would call it at all."""
     served: Counter[_Key] = Counter()
     gave_up: Counter[_Key] = Counter()
+    again: Counter[_Key] = Counter()
     for service, kind, calls in requests:
         u = usual.get((service, kind))
         if u is None:
@@ -146,7 +155,8 @@ def _gave_up(
         served.update((service, kind, c) for c in u.seen)
         if not calls:
             continue
-        given_up = {c for c in set(calls) if c in u.once and calls.count(c) > 1}  # called again
+        retried = {c for c in set(calls) if c in u.once and calls.count(c) > 1 and c in u.seen}
+        given_up = set(retried)
         last = calls[-1]
         # Short of its usual calls, or of its usual callees (retrying the call that fails does not
         # make a request any less cut short), or of a call it always makes after this one.
@@ -156,7 +166,8 @@ def _gave_up(
         if short or not u.after.get(last, frozenset()) <= set(calls):
             given_up.add(last)
         gave_up.update((service, kind, c) for c in given_up if c in u.seen)
-    return gave_up, served
+        again.update((service, kind, c) for c in retried)
+    return gave_up, again, served
 
 
 class _Request(NamedTuple):
@@ -201,15 +212,28 @@ def cut_strength(e: EdgeStats) -> float:
     """How clearly more of the caller's requests now give up on this callee's answer than before."""
     return gave_up_strength(
         Shares(
-            e.baseline_ended_after, e.caller_baseline_requests, e.window_ended_after, e.caller_window_requests
+            e.baseline_ended_after,
+            e.caller_baseline_requests,
+            e.window_ended_after,
+            e.caller_window_requests,
+            e.baseline_retried,
+            e.window_retried,
         )
     )
 
 
 def gave_up_strength(sh: Shares) -> float:
     """0..1 (0: no more than chance, or than the baseline's own habit, allows)."""
-    b, nb, w, nw = sh
-    if nb <= 0 or nw <= 0 or w - b < MATERIAL:
+    return max(
+        _rise(sh.baseline, sh.baseline_requests, sh.window, sh.window_requests, MATERIAL),
+        _rise(
+            sh.baseline_retried, sh.baseline_requests, sh.window_retried, sh.window_requests, MATERIAL_RETRIED
+        ),
+    )
+
+
+def _rise(b: float, nb: int, w: float, nw: int, material: float) -> float:
+    if nb <= 0 or nw <= 0 or w - b < material:
         return 0.0
     pooled = (b * nb + w * nw) / (nb + nw)
     # A pattern the baseline already has (a cache hit, a validation error) moves with the traffic mix,

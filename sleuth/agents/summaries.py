@@ -268,6 +268,8 @@ def _with_cut_short(
             "window_ended_after": round(sh.window, 4),
             "caller_baseline_requests": sh.baseline_requests,
             "caller_window_requests": sh.window_requests,
+            "baseline_retried": round(sh.baseline_retried, 4),
+            "window_retried": round(sh.window_retried, 4),
             "last_call_for": list(last.get((e.caller, e.callee), ())),
         }
         out.append(e.model_copy(update=update))

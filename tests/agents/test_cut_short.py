@@ -120,6 +120,24 @@ def test_a_pattern_the_baseline_never_had_counts_in_an_eighth_of_requests() -> N
     assert ev is not None and ev.strength == 0.0
 
 
+def test_a_retry_in_a_few_requests_is_a_pattern_where_ending_early_is_not() -> None:
+    """A request that ends after a call may have failed in its own code next; one that calls the same
+    callee again rejected its first answer. One in thirty retrying, where none did, is a finding."""
+    again = ["currency", "catalog", "catalog", "cart", "ads", "shipping"]
+
+    def window(calls: list[str]) -> list[SpanRecord]:
+        out: list[SpanRecord] = []
+        for i in range(600):
+            out += request(f"w-{i}", 2000.0 + i, calls if i % 30 == 0 else CALLS)
+        return out
+
+    baseline = spans(600, 0.0)
+    retried = cut_short_evidence(summarize_spans("env:test", baseline, window(again)), "catalog")
+    assert retried is not None and retried.supports
+    ended = cut_short_evidence(summarize_spans("env:test", baseline, window(CALLS[:2])), "catalog")
+    assert ended is not None and ended.strength == 0.0
+
+
 def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
     """A caller that retries its failing callee makes as many calls as usual, but not to its usual
     callees: counted by distinct callees, its requests still end right after that callee."""
@@ -128,7 +146,7 @@ def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, retried if i % 2 == 0 else CALLS)
     shares = ended_after(spans(60, 1000.0), window)
-    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60)
+    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
 
 
 def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> None:
@@ -138,7 +156,7 @@ def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> Non
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, again if i % 2 == 0 else CALLS)
     shares = ended_after(spans(60, 1000.0), window)
-    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60)
+    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
     assert ("web", "cart") not in shares
 
 
