@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from sleuth.agents import health, stats
-from sleuth.agents.cut_short import ended_after, last_calls
+from sleuth.agents.cut_short import give_ups
 from sleuth.agents.summaries import edges_from_spans, summarize_spans
 from sleuth.gateway import DatadogError, DatadogGateway, SpanRecord
 from sleuth.models.alert import Alert, scope_tags
@@ -159,8 +159,7 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
             span_query,
             baseline_spans,
             window_spans,
-            ended_after(baseline.every, window.every),
-            last_calls(baseline.every),
+            give_ups(baseline.every, window.every),
         )
         if window_spans
         else None

@@ -63,18 +63,32 @@ class Shares(NamedTuple):
     window_retried: float = 0.0
 
 
-def ended_after(
-    baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]
-) -> dict[tuple[str, str], Shares]:
-    """(caller, callee) → how many of the caller's requests that would call the callee gave up on its
-    answer, cut short right after calling it or calling it again, before the alert and during it. What
-    is usual per kind of request comes from the baseline; of a caller's kinds of request, the one that
-    gives up on the callee most clearly speaks for the edge (giving up after a call it makes last
-    shows in no request)."""
+class GiveUps(NamedTuple):
+    """What the baseline's and the window's requests show: per (caller, callee) edge, the shares that
+    gave up on the callee's answer; per (service, callee), the callers whose requests to the service
+    always end with a call to that callee."""
+
+    shares: dict[tuple[str, str], Shares]
+    last: dict[tuple[str, str], tuple[str, ...]]
+
+
+def give_ups(baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) -> GiveUps:
+    """Both readings from one pass over the baseline's requests (tens of thousands of spans on a
+    busy system): what is usual per kind of request comes from the baseline."""
     base = _requests(baseline)
     usual = _habits(base)
+    return GiveUps(_ended_after(base, _requests(window), usual), _last_calls(usual))
+
+
+def _ended_after(
+    base: list[_Request], window: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
+) -> dict[tuple[str, str], Shares]:
+    """(caller, callee) → how many of the caller's requests that would call the callee gave up on its
+    answer, cut short right after calling it or calling it again, before the alert and during it. Of a
+    caller's kinds of request, the one that gives up on the callee most clearly speaks for the edge
+    (giving up after a call it makes last shows in no request)."""
     b_gave, b_again, b_served = _gave_up(base, usual)
-    w_gave, w_again, w_served = _gave_up(_requests(window), usual)
+    w_gave, w_again, w_served = _gave_up(window, usual)
     out: dict[tuple[str, str], Shares] = {}
     for key in sorted(set(b_gave) | set(w_gave)):
         service, _, callee = key
@@ -92,11 +106,11 @@ def ended_after(
     return out
 
 
-def last_calls(baseline: Sequence[SpanRecord]) -> dict[tuple[str, str], tuple[str, ...]]:
+def _last_calls(usual: dict[tuple[str, tuple[str, str]], _Usual]) -> dict[tuple[str, str], tuple[str, ...]]:
     """(service, callee) → the callers whose requests to `service` always end with a call to `callee`:
     what `service` answers them is what `callee` answered it, or made of it."""
     out: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for (service, (_, via)), u in _habits(_requests(baseline)).items():
+    for (service, (_, via)), u in usual.items():
         if u.last is not None and via:
             out[(service, u.last)].add(via)
     return {key: tuple(sorted(callers)) for key, callers in out.items()}

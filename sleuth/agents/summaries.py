@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sleuth.agents import stats
-from sleuth.agents.cut_short import Shares, ended_after, last_calls
+from sleuth.agents.cut_short import GiveUps, Shares, give_ups
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.telemetry import (
     Edge,
@@ -215,11 +215,10 @@ def summarize_spans(
     query: str,
     baseline: Sequence[SpanRecord],
     window: Sequence[SpanRecord],
-    gave_up: dict[tuple[str, str], Shares] | None = None,
-    last: dict[tuple[str, str], tuple[str, ...]] | None = None,
+    requests: GiveUps | None = None,
 ) -> SpanSummary:
-    """What changed between the two samples; `gave_up` (from `ended_after`) and `last` (from
-    `last_calls`) where the requests they read come from larger samples than these."""
+    """What changed between the two samples; `requests` where the give-ups are read from larger
+    samples than these."""
     b_self, b_orig, _ = _self_times(baseline)
     w_self, w_orig, w_msgs = _self_times(window)
     b_err = _error_rates(baseline)
@@ -249,17 +248,16 @@ def summarize_spans(
         services=rows,
         edges=_with_cut_short(
             _edge_stats(baseline, window),
-            ended_after(baseline, window) if gave_up is None else gave_up,
-            last_calls(baseline) if last is None else last,
+            give_ups(baseline, window) if requests is None else requests,
         ),
     )
 
 
 def _with_cut_short(
     edges: list[EdgeStats],
-    shares: dict[tuple[str, str], Shares],
-    last: dict[tuple[str, str], tuple[str, ...]],
+    requests: GiveUps,
 ) -> list[EdgeStats]:
+    shares, last = requests
     out = []
     for e in edges:
         sh = shares.get((e.caller, e.callee), Shares(0.0, 0, 0.0, 0))

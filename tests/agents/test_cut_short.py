@@ -8,8 +8,7 @@ from sleuth.agents.cut_short import (
     RELAYED,
     Shares,
     cut_short_evidence,
-    ended_after,
-    last_calls,
+    give_ups,
     passed_on_answer,
 )
 from sleuth.agents.judge import VALIDATE_AT, judge
@@ -76,7 +75,7 @@ def pay(tid: str, t: float, caller: str, calls: list[str]) -> list[SpanRecord]:
 
 def test_requests_ending_right_after_one_callee_implicate_it() -> None:
     baseline, window = spans(100, 0.0), spans(100, 1000.0, cut_after="catalog")
-    shares = ended_after(baseline, window)
+    shares = give_ups(baseline, window).shares
     assert shares[("web", "catalog")] == Shares(
         baseline=0.0, baseline_requests=100, window=1.0, window_requests=100
     )
@@ -145,7 +144,7 @@ def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
     window: list[SpanRecord] = []
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, retried if i % 2 == 0 else CALLS)
-    shares = ended_after(spans(60, 1000.0), window)
+    shares = give_ups(spans(60, 1000.0), window).shares
     assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
 
 
@@ -155,7 +154,7 @@ def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> Non
     window: list[SpanRecord] = []
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, again if i % 2 == 0 else CALLS)
-    shares = ended_after(spans(60, 1000.0), window)
+    shares = give_ups(spans(60, 1000.0), window).shares
     assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
     assert ("web", "cart") not in shares
 
@@ -163,10 +162,10 @@ def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> Non
 def test_a_request_that_skips_the_call_it_always_makes_next_was_cut_short() -> None:
     """Stopping one call early is not "half its usual calls", but a call it always made is missing."""
     window = spans(60, 1000.0, cut_after="ads")  # four of five calls: shipping, always last, is gone
-    shares = ended_after(spans(60, 0.0), window)
+    shares = give_ups(spans(60, 0.0), window).shares
     assert shares[("web", "ads")] == Shares(0.0, 60, 1.0, 60)
     # too few requests before make no habit to break
-    assert ("web", "ads") not in ended_after(spans(MIN_HABIT - 1, 0.0), window)
+    assert ("web", "ads") not in give_ups(spans(MIN_HABIT - 1, 0.0), window).shares
 
 
 def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
@@ -180,7 +179,7 @@ def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
             out += pay(f"{t0}-u{i}", t0 + i, "ui", ui) + pay(f"{t0}-r{i}", t0 + i, "refunds", ["ledger"])
         return out
 
-    shares = ended_after(mix(60, 0.0, cut=False), mix(60, 1000.0, cut=True))
+    shares = give_ups(mix(60, 0.0, cut=False), mix(60, 1000.0, cut=True)).shares
     assert shares[("payments", "ledger")] == Shares(0.0, 60, 20 / 60, 60)
 
 
@@ -189,14 +188,17 @@ def test_the_callee_a_service_always_calls_last_is_known_per_caller() -> None:
     baseline: list[SpanRecord] = []
     for i in range(MIN_HABIT):
         baseline += pay(f"u{i}", i, "ui", ["ledger", "notify"]) + pay(f"r{i}", i, "refunds", ["ledger"])
-    assert last_calls(baseline) == {("payments", "notify"): ("ui",), ("payments", "ledger"): ("refunds",)}
+    assert give_ups(baseline, []).last == {
+        ("payments", "notify"): ("ui",),
+        ("payments", "ledger"): ("refunds",),
+    }
     # a request served at the top of the call graph has nobody to pass its answer to
-    assert ("web", "shipping") not in last_calls(spans(MIN_HABIT, 0.0))
+    assert ("web", "shipping") not in give_ups(spans(MIN_HABIT, 0.0), []).last
     # too few requests make no habit
     few: list[SpanRecord] = []
     for i in range(MIN_HABIT - 1):
         few += pay(f"u{i}", i, "ui", ["ledger", "notify"])
-    assert last_calls(few) == {}
+    assert give_ups(few, []).last == {}
 
 
 def edge(caller: str, callee: str, gave_up: float = 0.0, last_for: list[str] | None = None) -> EdgeStats:
