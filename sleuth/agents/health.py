@@ -161,6 +161,7 @@ def _health(
                 h.cpu_z = round(sh.z, 2)
             else:
                 h.memory_z = round(sh.z, 2)
+                h.memory_climb = round(stats.climb(*_parts(s, b0, b1, w0, w1)), 2)
     traced = {svc for svc, _ in by}
     # A service with a tracer speaks for itself; one without, that runs here (it has resource
     # metrics), is seen through its callers. External APIs are left to `peers`.
@@ -195,9 +196,16 @@ def _health(
 def _shift(
     s: Series, b0: float, b1: float, w0: float, w1: float, abs_floor: float = 0.0
 ) -> stats.Shift | None:
+    return stats.shift(*_parts(s, b0, b1, w0, w1), abs_floor)
+
+
+def _parts(
+    s: Series, b0: float, b1: float, w0: float, w1: float
+) -> tuple[list[float | None], list[float | None]]:
+    """The series' baseline and window values."""
     base = [v for t, v in zip(s.times, s.values, strict=False) if b0 <= t < b1]
     win = [v for t, v in zip(s.times, s.values, strict=False) if w0 <= t <= w1]
-    return stats.shift(base, win, abs_floor)
+    return base, win
 
 
 def _ratio(num: Series, den: Series) -> Series:

@@ -12,7 +12,7 @@ from sleuth.agents.evidence import edge_evidence, fanout_evidence, ratio_strengt
 from sleuth.agents.health import error_logs_z, fleet_shifts
 from sleuth.agents.signals import service_role
 from sleuth.agents.topology import call_map
-from sleuth.agents.traffic import starved_callees, unexplained_errors
+from sleuth.agents.traffic import starved_callees, stopped_on, unexplained_errors
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Hint, Hypothesis, InvestigationContext
 from sleuth.models.requests import PlanInput, PlanResult
@@ -132,7 +132,8 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
     for h in ctx.health:
         err = stats.squash(h.error_z) if h.error_rate_now > h.error_rate_before else 0.0
         lat = stats.squash(h.latency_z)
-        res = 0.7 * stats.squash(max(_own_resource_z(h, common)))
+        # A leak's memory climbs every minute long before it stands far above its baseline.
+        res = 0.7 * stats.squash(max(*_own_resource_z(h, common), h.memory_climb))
         surge = ratio_strength(h.hits_ratio or 1.0, 1.5, 4.0)
         logged = stats.squash(error_logs_z(h))
         anomaly = max(err, lat, res, surge, logged)
@@ -160,6 +161,10 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
         starved = starved_callees(ctx, svc)
         if starved is not None and starved.supports:
             bump(svc, 0.8 * starved.strength, starved.observation)
+    for svc in ctx.services:
+        stopped = stopped_on(ctx, svc)
+        if stopped is not None and stopped.supports:
+            bump(svc, 0.8 * stopped.strength, stopped.observation)
     for c in ctx.changes:
         if c.service and c.kind != "other" and c.timestamp <= ctx.alert_time:
             recent = c.timestamp >= ctx.window_start
@@ -205,7 +210,12 @@ def guess_kind(service: str, ctx: InvestigationContext) -> RootCauseKind:
     cut = cut_short_evidence(ctx.span_summary, service) if ctx.span_summary else None
     if cut is not None and _slower_to_answer(service, ctx):
         cut = None  # requests that give up after a call grown slow are timeouts, not wrong answers
-    for seen in (starved_callees(ctx, service), unexplained_errors(ctx, service), cut):
+    for seen in (
+        starved_callees(ctx, service),
+        stopped_on(ctx, service),
+        unexplained_errors(ctx, service),
+        cut,
+    ):
         if seen is not None and seen.supports:
             return "code_error"
     if health is not None and _slower_only_on_the_wire(service, health.latency_ratio, ctx):

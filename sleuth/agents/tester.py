@@ -31,7 +31,7 @@ from sleuth.agents.signals import (
     service_role,
 )
 from sleuth.agents.summaries import summarize_logs, summarize_series
-from sleuth.agents.traffic import starved_callees, unexplained_errors, where_errors_end
+from sleuth.agents.traffic import starved_callees, stopped_on, unexplained_errors, where_errors_end
 from sleuth.gateway import DatadogError, DatadogGateway
 from sleuth.models.investigation import Evidence, Hypothesis, Usage
 from sleuth.models.requests import TestInput, TestResult
@@ -85,6 +85,7 @@ class OfflineTester:
         errors = max((e.strength for e in evidence if e.signal == "errors"), default=0.0)
         for seen in (
             starved_callees(ctx, h.service),
+            stopped_on(ctx, h.service),
             unexplained_errors(ctx, h.service, errors),
             where_errors_end(ctx, h.service),
         ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sleuth.agents.cut_short import GAVE_UP, cut_strength
+from sleuth.agents.cut_short import GAVE_UP, MATERIAL_RETRIED, cut_strength
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.agents.topology import call_map, reachable
@@ -26,6 +26,7 @@ LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squa
 # The alerting service's errors: the alert is about them, so any rise counts at least this clearly
 # (a rise of a few percent from nothing reads as small against the error-rate floor).
 ALERTED = 0.3
+MIN_REJECTED = 2  # sampled requests calling a callee again: one may be a client's own retry policy
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -50,26 +51,79 @@ def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, 
 
 
 def starved_callees(ctx: InvestigationContext, service: str) -> Evidence | None:
-    """Evidence that `service` stops before calling what it used to call (None: nothing to say)."""
+    """Evidence that `service` stops before calling what it used to call (None: nothing to say). Not
+    its own failure when its sampled requests call one callee again before they stop: they rejected
+    that callee's answer (`stopped_on`)."""
     quiet = quiet_callees(ctx, service)
     if not quiet:
         return None
     ratios = _hit_ratios(ctx)
     strength = quiet[0][0]
     names = ", ".join(f"{c} ({ratios[c]:.0%} of its usual calls)" for _, c in quiet[:3])
+    observation = (
+        f"{service} kept serving {ratios[service]:.0%} of its usual load but stopped reaching {names}: "
+        "its requests end before those calls"
+    )
+    refused = rejected_callee(ctx, service)
+    if refused is not None:
+        observation += (
+            f"; but its sampled requests call {refused.callee} again first: they stop on its answer"
+        )
+        strength = 0.0
     return Evidence(
         source="metrics",
         query=f"sum:trace.*.hits{{env:{ctx.env or '*'}}} by {{service}}",
-        observation=(
-            f"{service} kept serving {ratios[service]:.0%} of its usual load but stopped reaching {names}: "
-            "its requests end before those calls"
-        ),
+        observation=observation,
         signal="fanout_change",
         strength=strength,
         supports=strength >= 0.3,
         baseline=1.0,
         current=round(ratios[service], 3),
     )
+
+
+def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
+    """Evidence that a caller's requests stop on `service`'s answers: the caller stopped reaching
+    callees it used to (complete metrics say how many requests stop), and its sampled requests call
+    `service` again before they stop (the sample says where). None: no such caller."""
+    found: list[tuple[float, str]] = []
+    for caller in sorted({e.caller for e in ctx.edges if e.callee == service and e.caller != service}):
+        quiet = quiet_callees(ctx, caller)
+        refused = rejected_callee(ctx, caller)
+        if quiet and refused is not None and refused.callee == service:
+            found.append((quiet[0][0], caller))
+    if not found:
+        return None
+    strength, caller = max(found)
+    quiet_names = ", ".join(c for _, c in quiet_callees(ctx, caller)[:3])
+    return Evidence(
+        source="metrics",
+        query=f"sum:trace.*.hits{{env:{ctx.env or '*'}}} by {{service}}",
+        observation=(
+            f"{caller} stopped reaching {quiet_names} while its load held, and its sampled requests "
+            f"call {service} again before they stop: they reject {service}'s answers"
+        ),
+        signal="ends_callers",
+        strength=strength,
+        supports=strength >= GAVE_UP,
+    )
+
+
+def rejected_callee(ctx: InvestigationContext, service: str) -> EdgeStats | None:
+    """The callee that `service`'s sampled requests now call again more than before, in a few
+    requests at least (None: none). A handful is enough to say where requests stop once the metrics
+    have said that many do."""
+    if ctx.span_summary is None:
+        return None
+    again = [
+        e
+        for e in ctx.span_summary.edges
+        if e.caller == service
+        and e.callee != service
+        and e.window_retried - e.baseline_retried >= MATERIAL_RETRIED
+        and e.window_retried * e.caller_window_requests >= MIN_REJECTED
+    ]
+    return max(again, key=lambda e: (e.window_retried - e.baseline_retried, e.callee), default=None)
 
 
 def _hit_ratios(ctx: InvestigationContext) -> dict[str, float]:

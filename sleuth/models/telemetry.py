@@ -152,6 +152,7 @@ class ServiceHealth(BaseModel):
     latency_ratio: float | None = None
     cpu_z: float = 0.0
     memory_z: float = 0.0
+    memory_climb: float = 0.0  # stats.climb of its memory: a leak grows every minute before it is large
     onset_epoch: float | None = None  # when its latency first left the baseline
     seen_by_callers: bool = False  # no tracer of its own: errors and latency are its callers' client spans
     error_logs: int = 0  # error-status logs in the alert window

@@ -3,9 +3,16 @@ many-fold rise counts against a noisy baseline, and the floors below which count
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
+
 from sleuth.agents.evidence import series_evidence, span_evidence
-from sleuth.agents.health import fleet_shifts
+from sleuth.agents.health import _health, fleet_shifts
+from sleuth.agents.planner import rank_suspects
 from sleuth.agents.signals import count_floor
+from sleuth.gateway import Series
+from sleuth.models.alert import Alert
+from sleuth.models.investigation import InvestigationContext
 from sleuth.models.telemetry import SeriesSummary, ServiceHealth, ServiceSpanStats, SpanSummary
 
 CPU = "avg:kubernetes.cpu.usage.total{service:pricing}"
@@ -93,3 +100,51 @@ def test_sub_millisecond_own_time_is_noise_not_a_slowdown() -> None:
     assert own_time(0.2, 0.3) == 0.0  # +50 %, but a tenth of a millisecond
     assert own_time(0.6, 3.2) >= 0.9  # starved: several milliseconds more of its own work per span
     assert own_time(2.3, 4.3) > 0.5
+
+
+def test_a_young_leak_is_a_suspect_before_its_memory_stands_far_above_its_baseline() -> None:
+    """Memory that wanders by a twentieth of a percent a minute for an hour, then grows by one percent
+    every minute of the alert window: not far above the baseline's level (z below 3), yet climbing far
+    faster than it ever wandered. The planner suspects the leaking service; a neighbour whose memory
+    only wanders is not suspected."""
+    rng = random.Random(7)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    baseline, window = (
+        (now - timedelta(minutes=63), now - timedelta(minutes=3)),
+        (now - timedelta(minutes=3), now),
+    )
+    times = [baseline[0].timestamp() + 60 * i for i in range(64)]
+
+    def memory(service: str, leak: float) -> tuple[Series, str, str]:
+        level, values = 500.0, []
+        for t in times:
+            level *= 1 + rng.gauss(0, 0.0005) + (leak if t >= window[0].timestamp() else 0.0)
+            values.append(level)
+        return (
+            Series(
+                query="avg:kubernetes.memory.usage{*} by {service}",
+                scope=f"service:{service}",
+                times=times,
+                values=values,
+            ),
+            "memory",
+            "",
+        )
+
+    health = _health([memory("travel", 0.01), memory("route", 0.0)], baseline, window)
+    by = {h.service: h for h in health}
+    assert by["travel"].memory_z < 3 and by["travel"].memory_climb > 8
+    assert by["route"].memory_climb < 3
+    ctx = InvestigationContext(
+        alert=Alert(monitor_id="1", title="High latency on web", status="Triggered"),
+        service="web",
+        alert_time=now,
+        window_start=window[0],
+        window_end=now,
+        baseline_start=baseline[0],
+        baseline_end=baseline[1],
+        health=health,
+    )
+    suspects = [s for s, _ in rank_suspects(ctx)]
+    assert "travel" in suspects and "route" not in suspects
+    assert suspects.index("travel") < suspects.index("web")

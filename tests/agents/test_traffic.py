@@ -11,7 +11,13 @@ from sleuth.agents import stats
 from sleuth.agents.concluder import rank
 from sleuth.agents.cut_short import cut_short_evidence
 from sleuth.agents.judge import complaints_count, judge, kind_scores
-from sleuth.agents.traffic import quiet_callees, starved_callees, unexplained_errors, where_errors_end
+from sleuth.agents.traffic import (
+    quiet_callees,
+    starved_callees,
+    stopped_on,
+    unexplained_errors,
+    where_errors_end,
+)
 from sleuth.models.alert import Alert
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext
 from sleuth.models.telemetry import Edge, EdgeStats, ServiceHealth, SpanSummary
@@ -311,3 +317,32 @@ def test_errors_end_at_the_callee_given_up_on_deepest_in_the_call_graph() -> Non
     c.span_summary = SpanSummary(query="env:test", edges=[gave_up("shop", "plan", 0.8)])
     assert where_errors_end(c, "plan") is not None
     assert (plan := cut_short_evidence(c.span_summary, "plan")) is not None and plan.supports
+
+
+def retried(caller: str, callee: str, share: float, n: int = 16) -> EdgeStats:
+    return gave_up(caller, callee, share, n).model_copy(update={"window_retried": share})
+
+
+def test_a_caller_that_stops_early_after_calling_a_callee_again_stops_on_its_answer() -> None:
+    """checkout stopped reaching email while its load held (complete metrics: most requests stop),
+    and the few sampled requests that stop call payments again first: payments' answer is what they
+    stop on, not checkout's own code."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(0.1), catalog=load(1.0))
+    own = starved_callees(c, "checkout")
+    assert own is not None and own.supports  # without the sample, checkout's own requests stop
+    assert stopped_on(c, "payments") is None
+    c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 3 / 16)])
+    ev = stopped_on(c, "payments")
+    assert ev is not None and ev.supports and ev.signal == "ends_callers" and ev.strength == 1.0
+    assert "checkout stopped reaching email" in ev.observation
+    passed = starved_callees(c, "checkout")
+    assert passed is not None and not passed.supports and "call payments again first" in passed.observation
+    assert stopped_on(c, "email") is None  # the callee it stops before is the symptom
+    # one request calling again may be a client's own retry policy: not enough to say where
+    c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 1 / 16)])
+    assert stopped_on(c, "payments") is None
+    assert (own := starved_callees(c, "checkout")) is not None and own.supports
+    # nor does a rejected answer say anything where the caller's requests do not stop early
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
+    c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 3 / 16)])
+    assert stopped_on(c, "payments") is None
