@@ -10,6 +10,7 @@ from __future__ import annotations
 from sleuth.agents.cut_short import GAVE_UP, RELAYED, cut_strength, rejected_answers
 from sleuth.agents.evidence import SUPPORT_THRESHOLD
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
+from sleuth.agents.traffic import faint_give_ups
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext, Lead
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -296,4 +297,20 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                         strength=round(strength, 3),
                     )
                 )
+    if ctx is not None and h.service == ctx.service and _supported(h, "unexplained_errors"):
+        # Errors nothing else explains may end where requests beneath give up, if faintly: worth a
+        # test as a wrong answer, which faint evidence leaves inconclusive at best.
+        for e in faint_give_ups(ctx, h.service):
+            leads.append(
+                Lead(
+                    service=e.callee,
+                    kind="code_error",
+                    reason=f"{e.window_ended_after:.0%} of {e.caller}'s requests now give up on {e.callee}'s answers (was {e.baseline_ended_after:.0%})",
+                    strength=cut_strength(e),
+                )
+            )
     return leads[:6]
+
+
+def _supported(h: Hypothesis, signal: str) -> bool:
+    return any(e.signal == signal and e.supports for e in h.evidence)

@@ -26,6 +26,7 @@ LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squa
 # The alerting service's errors: the alert is about them, so any rise counts at least this clearly
 # (a rise of a few percent from nothing reads as small against the error-rate floor).
 ALERTED = 0.3
+FAINT = GAVE_UP / 2  # a give-up this clear is a lead for errors nothing else explains, never a finding
 MIN_REJECTED = 2  # sampled requests calling a callee again: one may be a client's own retry policy
 
 
@@ -174,6 +175,16 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
         f"while no service shows errors of its own; beneath it, {best.caller}'s requests give up on {service}'s answers",
         cut_strength(best),
     )
+
+
+def faint_give_ups(ctx: InvestigationContext, service: str) -> list[EdgeStats]:
+    """Edges beneath `service` whose callers give up on the callee's answer, though less clearly than
+    a finding needs: where `service`'s errors, which nothing else explains, may end. Strongest first."""
+    if ctx.span_summary is None:
+        return []
+    beneath = _downstream(ctx, service)
+    faint = [e for e in ctx.span_summary.edges if e.caller in beneath and FAINT <= cut_strength(e) < GAVE_UP]
+    return sorted(faint, key=lambda e: (-cut_strength(e), e.caller, e.callee))
 
 
 def _passes_on(e: EdgeStats, given_up: list[EdgeStats], callees: dict[str, set[str]]) -> bool:

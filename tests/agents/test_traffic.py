@@ -9,7 +9,7 @@ import pytest
 
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
-from sleuth.agents.cut_short import cut_short_evidence
+from sleuth.agents.cut_short import GAVE_UP, cut_short_evidence, cut_strength
 from sleuth.agents.judge import complaints_count, judge, kind_scores
 from sleuth.agents.traffic import (
     quiet_callees,
@@ -346,3 +346,36 @@ def test_a_caller_that_stops_early_after_calling_a_callee_again_stops_on_its_ans
     c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
     c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 3 / 16)])
     assert stopped_on(c, "payments") is None
+
+
+def test_errors_nothing_explains_lead_to_a_callee_given_up_on_faintly() -> None:
+    """web's errors rose and nothing shows errors; 6 of 40 of checkout's requests give up on payments'
+    answers, too few for a finding. The finding on web leads to payments as a wrong answer to test;
+    a clear give-up is where_errors_end's business instead, and a service the alert is not on leads
+    nowhere."""
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    c = ctx(web=web, **{s: load(1.0) for s in ("checkout", "catalog", "payments", "email")})
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 6 / 40, 40)])
+    assert 0 < cut_strength(c.span_summary.edges[0]) < GAVE_UP
+    errors = unexplained_errors(c, "web")
+    assert errors is not None and errors.supports
+    leads = judged("h1", "web", "code_error", c, errors, _ev("metrics", "errors", 0.9)).leads
+    assert [(lead.service, lead.kind) for lead in leads] == [("payments", "code_error")]
+    assert leads[0].strength == cut_strength(c.span_summary.edges[0])
+    # the tested lead stays inconclusive: a faint give-up is never a finding
+    lead = judged(
+        "h2", "payments", "code_error", c, cut_evidence(c, "payments"), _ev("metrics", "errors", 0.0)
+    )
+    assert lead.status == "inconclusive" and lead.confidence == 0.0
+    # not from a service the alert is not on
+    assert judged("h3", "checkout", "code_error", c, errors).leads == []
+    # too faint to be worth a test
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 3 / 40, 40)])
+    assert judged("h1", "web", "code_error", c, errors).leads == []
+
+
+def cut_evidence(c: InvestigationContext, service: str) -> Evidence:
+    assert c.span_summary is not None
+    ev = cut_short_evidence(c.span_summary, service)
+    assert ev is not None and not ev.supports
+    return ev
