@@ -87,16 +87,15 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
     """Evidence that a caller's requests stop on `service`'s answers: the caller stopped reaching
     callees it used to (complete metrics say how many requests stop), and its sampled requests call
     `service` again before they stop (the sample says where). None: no such caller."""
-    found: list[tuple[float, str]] = []
+    found: list[tuple[float, str, str]] = []
     for caller in sorted({e.caller for e in ctx.edges if e.callee == service and e.caller != service}):
         quiet = quiet_callees(ctx, caller)
         refused = rejected_callee(ctx, caller)
         if quiet and refused is not None and refused.callee == service:
-            found.append((quiet[0][0], caller))
+            found.append((quiet[0][0], caller, ", ".join(c for _, c in quiet[:3])))
     if not found:
         return None
-    strength, caller = max(found)
-    quiet_names = ", ".join(c for _, c in quiet_callees(ctx, caller)[:3])
+    strength, caller, quiet_names = max(found)
     return Evidence(
         source="metrics",
         query=f"sum:trace.*.hits{{env:{ctx.env or '*'}}} by {{service}}",
@@ -122,7 +121,8 @@ def rejected_callee(ctx: InvestigationContext, service: str) -> EdgeStats | None
         if e.caller == service
         and e.callee != service
         and e.window_retried - e.baseline_retried >= MATERIAL_RETRIED
-        and e.window_retried * e.caller_window_requests >= MIN_REJECTED
+        # shares arrive rounded: 2 of 17 is 0.1176, which times 17 falls just short of 2
+        and round(e.window_retried * e.caller_window_requests) >= MIN_REJECTED
     ]
     return max(again, key=lambda e: (e.window_retried - e.baseline_retried, e.callee), default=None)
 

@@ -338,6 +338,11 @@ def test_a_caller_that_stops_early_after_calling_a_callee_again_stops_on_its_ans
     passed = starved_callees(c, "checkout")
     assert passed is not None and not passed.supports and "call payments again first" in passed.observation
     assert stopped_on(c, "email") is None  # the callee it stops before is the symptom
+    # two requests are enough, whatever the rounding of their share
+    c.span_summary = SpanSummary(
+        query="env:test", edges=[retried("checkout", "payments", round(2 / 17, 4), 17)]
+    )
+    assert stopped_on(c, "payments") is not None
     # one request calling again may be a client's own retry policy: not enough to say where
     c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 1 / 16)])
     assert stopped_on(c, "payments") is None
