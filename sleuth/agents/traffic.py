@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sleuth.agents.cut_short import GAVE_UP, MATERIAL_RETRIED, cut_strength
+from sleuth.agents.cut_short import GAVE_UP, MATERIAL, MATERIAL_RETRIED, cut_strength, passed_on
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.agents.topology import call_map, reachable
@@ -28,6 +28,14 @@ LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squa
 ALERTED = 0.3
 FAINT = GAVE_UP / 2  # a give-up this clear is a lead for errors nothing else explains, never a finding
 MIN_REJECTED = 2  # sampled requests calling a callee again: one may be a client's own retry policy
+# A callee receiving this many times the calls its callers' load explains is being called again (a
+# shift in what the callers' requests do moves it by a few percent); at AGAIN_FULL above one, clearly.
+AGAIN = 1.2
+AGAIN_FULL = 0.5
+# Likewise a callee receiving this share fewer calls than its callers' load explains was not called by
+# that many requests; at FEWER_FULL, clearly.
+FEWER = 0.15
+FEWER_FULL = 0.3
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -84,47 +92,108 @@ def starved_callees(ctx: InvestigationContext, service: str) -> Evidence | None:
 
 
 def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
-    """Evidence that a caller's requests stop on `service`'s answers: the caller stopped reaching
-    callees it used to (complete metrics say how many requests stop), and its sampled requests call
-    `service` again before they stop (the sample says where). None: no such caller."""
-    found: list[tuple[float, str, str]] = []
+    """Evidence that a caller's requests stop on `service`'s answers: complete metrics say that many
+    requests stop, the sample says on which callee's answer. Either the caller's sampled requests call
+    `service` again, and the caller stopped reaching callees it used to or `service` now receives more
+    calls than its callers' load explains; or they end right after calling `service`, and the caller's
+    other callees receive fewer calls than its load explains. None: no such caller."""
+    found: list[tuple[float, str]] = []
+    extra = _extra_calls(ctx, service)
+    again = f"sampled requests call {service} again before they stop: they reject its answers"
     for caller in sorted({e.caller for e in ctx.edges if e.callee == service and e.caller != service}):
-        quiet = quiet_callees(ctx, caller)
         refused = rejected_callee(ctx, caller)
-        if quiet and refused is not None and refused.callee == service:
-            found.append((quiet[0][0], caller, ", ".join(c for _, c in quiet[:3])))
+        if refused is not None and refused.callee == service:
+            quiet = quiet_callees(ctx, caller)
+            if quiet:
+                names = ", ".join(c for _, c in quiet[:3])
+                found.append(
+                    (quiet[0][0], f"{caller} stopped reaching {names} while its load held, and {again}")
+                )
+            if extra >= AGAIN:
+                strength = round(min(1.0, (extra - 1.0) / AGAIN_FULL), 3)
+                found.append(
+                    (
+                        strength,
+                        f"{service} receives ×{extra:.2f} the calls its callers' load explains, and {again}",
+                    )
+                )
+        ended = rejected_callee(ctx, caller, retried=False)
+        if ended is not None and ended.callee == service:
+            missing, callee = max(
+                ((1.0 - x, c) for c in _callees(ctx, caller) - {service} if (x := _extra_calls(ctx, c)) > 0),
+                default=(0.0, ""),
+            )
+            if missing >= FEWER:
+                found.append(
+                    (
+                        round(min(1.0, missing / FEWER_FULL), 3),
+                        f"{callee} receives {missing:.0%} fewer calls than its callers' load explains, and "
+                        f"{ended.window_ended_after:.0%} of {caller}'s sampled requests end right after calling "
+                        f"{service} (was {ended.baseline_ended_after:.0%}): they stop on its answers",
+                    )
+                )
     if not found:
         return None
-    strength, caller, quiet_names = max(found)
+    strength, observation = max(found)
+    # As with requests cut short: a service whose own requests, or those beneath it, give up on a
+    # callee of theirs may only be passing that callee's failure on.
+    beneath = passed_on(ctx.span_summary, service) if ctx.span_summary is not None else None
+    onward = cut_strength(beneath) if beneath is not None else 0.0
+    if onward > 0 and beneath is not None:
+        strength = round(strength * (1.0 - onward), 3)
+        observation += f"; but requests beneath it give up on {beneath.callee}'s ({onward:.2f})"
     return Evidence(
         source="metrics",
         query=f"sum:trace.*.hits{{env:{ctx.env or '*'}}} by {{service}}",
-        observation=(
-            f"{caller} stopped reaching {quiet_names} while its load held, and its sampled requests "
-            f"call {service} again before they stop: they reject {service}'s answers"
-        ),
+        observation=observation,
         signal="ends_callers",
         strength=strength,
         supports=strength >= GAVE_UP,
     )
 
 
-def rejected_callee(ctx: InvestigationContext, service: str) -> EdgeStats | None:
-    """The callee that `service`'s sampled requests now call again more than before, in a few
-    requests at least (None: none). A handful is enough to say where requests stop once the metrics
-    have said that many do."""
+def _callees(ctx: InvestigationContext, service: str) -> set[str]:
+    return {e.callee for e in ctx.edges if e.caller == service and e.callee != service}
+
+
+def _extra_calls(ctx: InvestigationContext, service: str) -> float:
+    """How many times the calls its callers' load explains `service` now receives (hit counts, never
+    sampled; each caller weighed by its share of the calls seen in spans). 0.0: not measurable."""
+    ratios = _hit_ratios(ctx)
+    mine = ratios.get(service)
+    inbound = [
+        (e.calls, ratios.get(e.caller)) for e in ctx.edges if e.callee == service and e.caller != service
+    ]
+    total = sum(n for n, _ in inbound)
+    if mine is None or total <= 0 or any(r is None for _, r in inbound):
+        return 0.0
+    expected = sum(n * (r or 0.0) for n, r in inbound) / total
+    return mine / expected if expected > 0 else 0.0
+
+
+def rejected_callee(ctx: InvestigationContext, service: str, retried: bool = True) -> EdgeStats | None:
+    """The callee whose answers `service`'s sampled requests now reject more than before, in a few
+    requests at least (None: none): by calling it again, or (`retried` False) by ending right after
+    calling it. A handful is enough to say where requests stop once the metrics have said that many do."""
     if ctx.span_summary is None:
         return None
-    again = [
+
+    def rise(e: EdgeStats) -> tuple[float, float]:
+        if retried:
+            return e.window_retried, e.window_retried - e.baseline_retried
+        return e.window_ended_after, e.window_ended_after - e.baseline_ended_after
+
+    material = MATERIAL_RETRIED if retried else MATERIAL
+    rejected = [
         e
         for e in ctx.span_summary.edges
         if e.caller == service
         and e.callee != service
-        and e.window_retried - e.baseline_retried >= MATERIAL_RETRIED
+        and rise(e)[1] >= material
         # shares arrive rounded: 2 of 17 is 0.1176, which times 17 falls just short of 2
-        and round(e.window_retried * e.caller_window_requests) >= MIN_REJECTED
+        and round(rise(e)[0] * e.caller_window_requests) >= MIN_REJECTED
     ]
-    return max(again, key=lambda e: (e.window_retried - e.baseline_retried, e.callee), default=None)
+    return max(rejected, key=lambda e: (rise(e)[1], e.callee), default=None)
 
 
 def _hit_ratios(ctx: InvestigationContext) -> dict[str, float]:

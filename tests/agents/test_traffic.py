@@ -353,6 +353,77 @@ def test_a_caller_that_stops_early_after_calling_a_callee_again_stops_on_its_ans
     assert stopped_on(c, "payments") is None
 
 
+def test_a_callee_receiving_more_calls_than_its_callers_load_explains_is_called_again() -> None:
+    """payments now receives half as many calls again as checkout's load explains (hit counts are
+    never sampled: that many requests call it again), and the few sampled requests that call it
+    again say which callee: callers reject payments' answers. Weighed per caller: web's share of the
+    calls into payments kept its load, checkout's grew."""
+    calls = [*EDGES, Edge(caller="web", callee="payments")]
+    counted = [e.model_copy(update={"calls": 30 if e.caller == "checkout" else 10}) for e in calls]
+    healthy = {s: load(1.0) for s in ("web", "email", "catalog")}
+    c = ctx(checkout=load(1.0), payments=load(1.4), **healthy).model_copy(update={"edges": counted})
+    assert stopped_on(c, "payments") is None  # without the sample, nothing says which callee
+    c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 3 / 16)])
+    ev = stopped_on(c, "payments")
+    assert ev is not None and ev.supports and ev.signal == "ends_callers"
+    assert ev.strength == 0.8 and "payments receives ×1.40 the calls" in ev.observation
+    # web's load fell to 0.6 and carries a quarter of the calls: 1.4 is ×1.56 of what is explained
+    c.health = [h.model_copy(update={"hits_ratio": 0.6}) if h.service == "web" else h for h in c.health]
+    ev = stopped_on(c, "payments")
+    assert ev is not None and ev.strength == 1.0 and "×1.56" in ev.observation
+    # a few percent more calls is a shift in what the callers' requests do, not calls made again
+    c = ctx(checkout=load(1.0), payments=load(1.1), **healthy).model_copy(update={"edges": counted})
+    c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 3 / 16)])
+    assert stopped_on(c, "payments") is None
+    # a caller without hit counts leaves what is explained unknown
+    c = ctx(payments=load(1.4), **healthy).model_copy(update={"edges": counted})
+    c.span_summary = SpanSummary(query="env:test", edges=[retried("checkout", "payments", 3 / 16)])
+    assert stopped_on(c, "payments") is None
+
+
+def test_a_caller_whose_later_callees_lose_calls_stops_on_the_answer_its_requests_end_after() -> None:
+    """email receives 30% fewer calls than checkout's load explains (complete metrics: that many of
+    checkout's requests stop before calling it), and checkout's sampled requests now end right after
+    calling payments: they stop on payments' answer. Not so for a few percent, which a shift in what
+    the requests do explains, nor without the sample saying where."""
+    counted = [e.model_copy(update={"calls": 20}) for e in EDGES]
+    healthy = {s: load(1.0) for s in ("web", "checkout", "payments", "catalog")}
+    c = ctx(email=load(0.7), **healthy).model_copy(update={"edges": counted})
+    assert stopped_on(c, "payments") is None
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 3 / 16, 16)])
+    ev = stopped_on(c, "payments")
+    assert ev is not None and ev.supports and ev.signal == "ends_callers" and ev.strength == 1.0
+    assert (
+        "email receives 30% fewer calls" in ev.observation
+        and "end right after calling payments" in ev.observation
+    )
+    assert stopped_on(c, "email") is None  # the callee it stops before is the symptom
+    # one request ending there may be chance: not enough to say where
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 1 / 16, 16)])
+    assert stopped_on(c, "payments") is None
+    c = ctx(email=load(0.9), **healthy).model_copy(update={"edges": counted})
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 3 / 16, 16)])
+    assert stopped_on(c, "payments") is None
+
+
+def test_requests_that_stop_on_a_service_passing_a_failure_on_point_further_down() -> None:
+    """web's requests end right after checkout and catalog lost calls, but checkout's own requests give
+    up on payments: checkout passes payments' failure on, as with requests cut short."""
+    counted = [e.model_copy(update={"calls": 20}) for e in EDGES]
+    healthy = {s: load(1.0) for s in ("web", "checkout", "payments", "email")}
+    c = ctx(catalog=load(0.7), **healthy).model_copy(update={"edges": counted})
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("web", "checkout", 3 / 16, 16)])
+    alone = stopped_on(c, "checkout")
+    assert alone is not None and alone.supports
+    c.span_summary = SpanSummary(
+        query="env:test",
+        edges=[gave_up("web", "checkout", 3 / 16, 16), gave_up("checkout", "payments", 0.5)],
+    )
+    passed = stopped_on(c, "checkout")
+    assert passed is not None and not passed.supports and passed.strength == 0.0
+    assert "requests beneath it give up on payments's" in passed.observation
+
+
 def test_errors_nothing_explains_lead_to_a_callee_given_up_on_faintly() -> None:
     """web's errors rose and nothing shows errors; 6 of 40 of checkout's requests give up on payments'
     answers, too few for a finding. The finding on web leads to payments as a wrong answer to test;
