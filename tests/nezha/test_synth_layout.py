@@ -15,6 +15,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.nezha_synth import write_dataset
@@ -213,3 +214,22 @@ def test_refuses_to_overwrite_a_dataset_it_did_not_write(tmp_path: Path) -> None
     (tmp_path / "faults.csv").write_text("case_id,date\nnezha-hipster-2022-08-22-01,2022-08-22\n")
     with pytest.raises(FileExistsError):
         write_dataset(tmp_path, **SMALL)
+
+
+def test_a_wrong_answer_called_last_all_the_way_up_leaves_no_trace_but_the_entrys_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The generator's own call trees: admin-travel (called by the gateway alone) and delivery
+    (consign's last call, consign ticket-office's, ticket-office the gateway's) cut nothing short;
+    admin-route (admin-travel calls admin-order and admin-user after it) and payment (inside-payment
+    notifies after paying) do."""
+    from bench.nezha_synth.observable import main, silent
+    from bench.nezha_synth.system import build
+
+    ops = build(46, np.random.default_rng(0)).operations
+    assert silent("ts-admin-travel-service", ops) and silent("ts-delivery-service", ops)
+    assert not silent("ts-admin-route-service", ops) and not silent("ts-payment-service", ops)
+    main(["--seed", "0", "--cases", "12"])
+    out = capsys.readouterr().out.splitlines()
+    assert any("ts-admin-travel-service" in line and "entry error count only" in line for line in out)
+    assert any("ts-order-other-service" in line and "cut-short requests" in line for line in out)
