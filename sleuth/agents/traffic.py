@@ -209,7 +209,7 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     # Nor where requests beneath it now give up on some callee's answer: that is where they fail.
     if strength is None or _given_up_beneath(ctx, service):
         return None
-    callees = {e.callee for e in ctx.edges if e.caller == service and e.callee != service}
+    callees = _callees(ctx, service)
     return _error_rate_evidence(
         ctx,
         service,
@@ -288,7 +288,7 @@ def _errors_nothing_shows(ctx: InvestigationContext, service: str, measured: flo
     strength = max(squash(me.error_z), measured)
     if strength < 0.3:
         return None
-    callees = {e.callee for e in ctx.edges if e.caller == service and e.callee != service}
+    callees = _callees(ctx, service)
     # A callee we cannot see (no health of its own, e.g. an external API) may be the one failing.
     if any(c not in health for c in callees):
         return None
