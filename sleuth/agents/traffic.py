@@ -36,6 +36,9 @@ AGAIN_FULL = 0.5
 # that many requests; at FEWER_FULL, clearly.
 FEWER = 0.15
 FEWER_FULL = 0.3
+# A service seen in fewer calls than this is too quiet for a ratio of its hit counts to say that a share
+# of the requests went missing or came twice: a handful of requests a minute moves it by half.
+MIN_SEEN_CALLS = 30
 
 
 def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, str]]:
@@ -158,14 +161,15 @@ def _callees(ctx: InvestigationContext, service: str) -> set[str]:
 
 def _extra_calls(ctx: InvestigationContext, service: str) -> float:
     """How many times the calls its callers' load explains `service` now receives (hit counts, never
-    sampled; each caller weighed by its share of the calls seen in spans). 0.0: not measurable."""
+    sampled; each caller weighed by its share of the calls seen in spans). 0.0: not measurable, or
+    seen in too few calls to say."""
     ratios = _hit_ratios(ctx)
     mine = ratios.get(service)
     inbound = [
         (e.calls, ratios.get(e.caller)) for e in ctx.edges if e.callee == service and e.caller != service
     ]
     total = sum(n for n, _ in inbound)
-    if mine is None or total <= 0 or any(r is None for _, r in inbound):
+    if mine is None or total < MIN_SEEN_CALLS or any(r is None for _, r in inbound):
         return 0.0
     expected = sum(n * (r or 0.0) for n, r in inbound) / total
     return mine / expected if expected > 0 else 0.0
