@@ -141,8 +141,7 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
     # As with requests cut short: a service whose own requests, or those beneath it, give up on a
     # callee of theirs may only be passing that callee's failure on.
     beneath = passed_on(ctx.span_summary, service) if ctx.span_summary is not None else None
-    onward = cut_strength(beneath) if beneath is not None else 0.0
-    if onward > 0 and beneath is not None:
+    if beneath is not None and (onward := cut_strength(beneath)) > 0:
         strength = round(strength * (1.0 - onward), 3)
         observation += f"; but requests beneath it give up on {beneath.callee}'s ({onward:.2f})"
     return Evidence(
