@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from sleuth.agents import health, stats
-from sleuth.agents.cut_short import give_ups
+from sleuth.agents.give_ups import give_ups
 from sleuth.agents.summaries import edges_from_spans, summarize_spans
 from sleuth.gateway import DatadogError, DatadogGateway, SpanRecord
 from sleuth.models.alert import Alert, scope_tags

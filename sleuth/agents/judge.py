@@ -7,8 +7,9 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import GAVE_UP, RELAYED, cut_strength, rejected_answers
+from sleuth.agents.cut_short import GAVE_UP, RELAYED, rejected_answers
 from sleuth.agents.evidence import SUPPORT_THRESHOLD
+from sleuth.agents.give_ups import cut_strength
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
 from sleuth.agents.traffic import faint_give_ups
 from sleuth.models.common import RootCauseKind

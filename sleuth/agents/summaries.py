@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sleuth.agents import stats
-from sleuth.agents.cut_short import GiveUps, Shares, give_ups
+from sleuth.agents.give_ups import GiveUps, Shares, give_ups
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.telemetry import (
     Edge,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sleuth.agents.cut_short import GAVE_UP, MATERIAL, MATERIAL_RETRIED, cut_strength, passed_on
+from sleuth.agents.cut_short import GAVE_UP, passed_on
+from sleuth.agents.give_ups import MATERIAL, MATERIAL_RETRIED, cut_strength
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.agents.topology import call_map, reachable
@@ -141,7 +142,7 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
     # As with requests cut short: a service whose own requests, or those beneath it, give up on a
     # callee of theirs may only be passing that callee's failure on.
     beneath = passed_on(ctx.span_summary, service) if ctx.span_summary is not None else None
-    if beneath is not None and (onward := cut_strength(beneath)) > 0:
+    if beneath is not None and (onward := beneath.strength) > 0:
         strength = round(strength * (1.0 - onward), 3)
         observation += f"; but requests beneath it give up on {beneath.callee}'s ({onward:.2f})"
     return Evidence(
@@ -212,13 +213,20 @@ def unexplained_errors(ctx: InvestigationContext, service: str, measured: float 
     # Nor where requests beneath it now give up on some callee's answer: that is where they fail.
     if strength is None or _given_up_beneath(ctx, service):
         return None
-    callees = _callees(ctx, service)
-    return _error_rate_evidence(
-        ctx,
-        service,
-        "unexplained_errors",
-        f"while none of the {len(callees)} services it calls shows errors or timeouts",
-        strength,
+    why = f"while none of the {len(_callees(ctx, service))} services it calls shows errors or timeouts"
+    me = next(h for h in ctx.health if h.service == service)
+    if me.error_rate_now > me.error_rate_before:
+        return _error_rate_evidence(ctx, service, "unexplained_errors", why, strength)
+    # Its spans carry no error (a handled exception answers normally, only sooner), its logs do.
+    return Evidence(
+        source="logs",
+        query=f"service:{service} status:error",
+        observation=f"{service} logged {me.error_logs} errors (about {me.error_logs_expected:.0f} expected) {why}",
+        signal="unexplained_errors",
+        strength=round(0.9 * strength, 3),
+        supports=0.9 * strength >= 0.3,
+        baseline=me.error_logs_expected,
+        current=float(me.error_logs),
     )
 
 
@@ -282,13 +290,16 @@ def _error_rate_evidence(
 
 
 def _errors_nothing_shows(ctx: InvestigationContext, service: str, measured: float = 0.0) -> float | None:
-    """How clearly `service`'s errors rose while no callee shows errors or timeout-sized slowness and
-    nothing downstream logs errors (None: they did not rise, or something does)."""
+    """How clearly `service`'s errors rose, in its error rate or in the errors it logs, while no callee
+    shows errors or timeout-sized slowness and nothing downstream logs errors (None: they did not
+    rise, or something does)."""
     health = {h.service: h for h in ctx.health}
     me = health.get(service)
-    if me is None or me.error_rate_now <= me.error_rate_before:
+    if me is None:
         return None
-    strength = max(squash(me.error_z), measured)
+    rate = max(squash(me.error_z), measured) if me.error_rate_now > me.error_rate_before else 0.0
+    logged = squash(z) if (z := error_logs_z(me)) >= LOGGED_Z else 0.0
+    strength = max(rate, logged)
     if strength < 0.3:
         return None
     callees = _callees(ctx, service)

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import (
-    MIN_HABIT,
-    ONE_HOP_FURTHER,
-    RELAYED,
-    Shares,
-    cut_short_evidence,
-    give_ups,
-    passed_on_answer,
-)
+from sleuth.agents.cut_short import ONE_HOP_FURTHER, RELAYED, cut_short_evidence, passed_on_answer
+from sleuth.agents.give_ups import MIN_HABIT, MIN_PATTERN, Shares, give_ups
 from sleuth.agents.judge import VALIDATE_AT, judge
 from sleuth.agents.summaries import summarize_spans
 from sleuth.gateway.records import SpanRecord
@@ -156,7 +149,8 @@ def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> Non
         window += request(f"w-{i}", 2000.0 + i, again if i % 2 == 0 else CALLS)
     shares = give_ups(spans(60, 1000.0), window).shares
     assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
-    assert ("web", "cart") not in shares
+    # every callee the caller would call is counted, the ones nobody gave up on included
+    assert shares[("web", "cart")] == Shares(0.0, 60, 0.0, 60)
 
 
 def test_a_request_that_skips_the_call_it_always_makes_next_was_cut_short() -> None:
@@ -165,7 +159,7 @@ def test_a_request_that_skips_the_call_it_always_makes_next_was_cut_short() -> N
     shares = give_ups(spans(60, 0.0), window).shares
     assert shares[("web", "ads")] == Shares(0.0, 60, 1.0, 60)
     # too few requests before make no habit to break
-    assert ("web", "ads") not in give_ups(spans(MIN_HABIT - 1, 0.0), window).shares
+    assert give_ups(spans(MIN_HABIT - 1, 0.0), window).shares[("web", "ads")].window == 0.0
 
 
 def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
@@ -244,3 +238,53 @@ def test_a_wrong_answer_passed_on_leads_to_the_callee_it_came_from_as_a_guess() 
     # answers nobody gives up on lead nowhere
     calm = SpanSummary(query="env:test", edges=[edge("ui", "payments"), *summary.edges[1:]])
     assert passed_on_answer(calm, "ledger") is None
+
+
+def test_several_callers_each_giving_up_a_little_on_one_callee_implicate_it_together() -> None:
+    """A wrong answer in one request in ten makes a few of each caller's requests give up, too few for
+    any one caller to say so; three callers at once, where none ever did, have only seat in common."""
+    callers = ["preserve", "rebook", "booking"]
+    summary = SpanSummary(
+        query="env:test",
+        edges=[edge(c, "seat", gave_up=3 / 60) for c in callers] + [edge("travel", "seat")],
+    )
+    alone = SpanSummary(query="env:test", edges=[edge("preserve", "seat", gave_up=3 / 60)])
+    single = cut_short_evidence(alone, "seat")
+    assert single is not None and single.strength == 0.0
+    together = cut_short_evidence(summary, "seat")
+    assert together is not None and together.supports
+    assert "3.8% of the 240 sampled requests of 3 callers, taken together" in together.observation
+    # one caller's give-ups are not pooled with its neighbours' calm requests
+    one = SpanSummary(
+        query="env:test", edges=[alone.edges[0], edge("rebook", "seat"), edge("booking", "seat")]
+    )
+    ev = cut_short_evidence(one, "seat")
+    assert ev is not None and ev.strength == 0.0
+    # fewer give-ups in all than a pattern needs
+    faint = SpanSummary(query="env:test", edges=[edge(c, "seat", gave_up=1 / 60) for c in callers])
+    ev = cut_short_evidence(faint, "seat")
+    assert MIN_PATTERN > 3 and ev is not None and not ev.supports
+    # the same shares where callers always gave up that often are the mix, not news
+    usual = [e.model_copy(update={"baseline_ended_after": 3 / 60}) for e in summary.edges[:3]]
+    ev = cut_short_evidence(SpanSummary(query="env:test", edges=usual), "seat")
+    assert ev is not None and ev.strength == 0.0
+
+
+def test_a_service_above_a_callee_its_callers_give_up_on_together_passes_the_failure_on() -> None:
+    """orders' callers give up on its answers, but orders calls seat last, and seat's callers, taken
+    together, give up on seat: orders passes seat's wrong answer on."""
+    callers = ["preserve", "rebook", "booking"]
+    seat = [edge(c, "seat", gave_up=4 / 60) for c in callers]
+    summary = SpanSummary(
+        query="env:test",
+        edges=[edge("ui", "orders", gave_up=0.2), edge("orders", "seat", last_for=["ui"]), *seat],
+    )
+    orders = cut_short_evidence(summary, "orders")
+    assert orders is not None and not orders.supports
+    assert (
+        "but 5% of 3 callers' requests beneath it, taken together, now give up on seat's"
+        in orders.observation
+    )
+    calm = SpanSummary(query="env:test", edges=summary.edges[:2])
+    orders = cut_short_evidence(calm, "orders")
+    assert orders is not None and orders.supports

@@ -9,7 +9,8 @@ import pytest
 
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
-from sleuth.agents.cut_short import GAVE_UP, cut_short_evidence, cut_strength
+from sleuth.agents.cut_short import GAVE_UP, cut_short_evidence
+from sleuth.agents.give_ups import cut_strength
 from sleuth.agents.judge import complaints_count, judge, kind_scores
 from sleuth.agents.traffic import (
     quiet_callees,
@@ -221,6 +222,22 @@ def test_errors_logged_downstream_explain_a_callers_errors() -> None:
     assert unexplained_errors(ctx(web=web, **{**quiet, "payments": usual}), "web") is not None
     # errors logged by an unrelated service (not downstream of web) explain nothing
     assert unexplained_errors(ctx(web=web, **quiet, worker=logging), "web") is not None
+
+
+def test_errors_a_service_logs_with_no_error_span_and_nothing_beneath_are_its_own() -> None:
+    """A handled exception answers sooner, not with an error span: the service's error rate stays
+    flat while its error logs rise. With every callee seen and calm, those errors are its own."""
+    calm = dict(payments=load(1.0), email=load(1.0))
+    logging = load(1.6, error_logs=213, error_logs_expected=31.0)
+    ev = unexplained_errors(ctx(web=load(1.0), checkout=logging, **calm), "checkout")
+    assert ev is not None and ev.supports and ev.signal == "unexplained_errors" and ev.source == "logs"
+    assert "checkout logged 213 errors (about 31 expected)" in ev.observation
+    assert kind_scores("checkout", [ev])["code_error"] == ev.strength
+    # as many lines as usual, or errors logged beneath it as well, say nothing about it
+    usual = load(1.0, error_logs=40, error_logs_expected=38.0)
+    assert unexplained_errors(ctx(web=load(1.0), checkout=usual, **calm), "checkout") is None
+    below = {**calm, "payments": load(1.0, error_logs=40, error_logs_expected=0.5)}
+    assert unexplained_errors(ctx(web=load(1.0), checkout=logging, **below), "checkout") is None
 
 
 def test_a_sampled_call_graph_does_not_make_a_service_unrelated() -> None:
