@@ -1,3 +1,5 @@
+import pytest
+
 from sleuth.agents import stats
 from sleuth.agents.summaries import edges_from_spans, log_template, summarize_spans
 from sleuth.gateway.records import SpanRecord
@@ -57,3 +59,27 @@ def test_self_time_and_originated_errors_point_at_the_callee() -> None:
     assert rows["db"].window_originated_errors == 10
     assert rows["api"].window_originated_errors == 0
     assert {(e.caller, e.callee) for e in edges_from_spans(win)} == {("frontend", "api"), ("api", "db")}
+
+
+def test_own_time_is_per_request_however_many_spans_a_service_writes() -> None:
+    """api writes a route span, a controller span beneath it and a client span per call; its own time
+    in a request is the route span less the call to db. A controller grown slow (CPU) is plain per
+    request, though a median over api's spans, two of three of them thin, would not move."""
+
+    def trace(i: int, work_ms: float) -> list[SpanRecord]:
+        t = float(i)
+        total = 1 + work_ms + 20 + 1
+        return [
+            _span(f"t{i}", f"r{i}", "0", "api", t, total),
+            _span(f"t{i}", f"c{i}", f"r{i}", "api", t + 0.0005, work_ms + 20),
+            _span(f"t{i}", f"h{i}", f"c{i}", "api", t + 0.0005 + work_ms / 1000, 20),
+            _span(f"t{i}", f"d{i}", f"h{i}", "db", t + 0.0006 + work_ms / 1000, 19),
+        ]
+
+    base = [s for i in range(20) for s in trace(i, 10.0)]
+    win = [s for i in range(20) for s in trace(100 + i, 60.0)]
+    rows = {r.service: r for r in summarize_spans("*", base, win).services}
+    assert rows["api"].baseline_self_ms == pytest.approx(13.0) and rows[
+        "api"
+    ].window_self_ms == pytest.approx(63.0)
+    assert rows["db"].window_self_ms == pytest.approx(19.0)

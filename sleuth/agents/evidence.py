@@ -230,7 +230,7 @@ def span_evidence(summary: SpanSummary, service: str) -> list[Evidence]:
             _ev(
                 "spans",
                 q,
-                f"own time per span (excluding downstream calls) {row.window_self_ms:.1f} ms vs {row.baseline_self_ms:.1f} ms before",
+                f"own time per request (excluding downstream calls) {row.window_self_ms:.1f} ms vs {row.baseline_self_ms:.1f} ms before",
                 "self_latency",
                 ratio_strength(ratio),
                 baseline=row.baseline_self_ms,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sleuth.agents import stats
+from sleuth.agents.served import served
 from sleuth.gateway.records import SpanRecord
 from sleuth.models.telemetry import EdgeStats
 
@@ -195,33 +196,15 @@ class _Request(NamedTuple):
 
 
 def _requests(spans: Sequence[SpanRecord]) -> list[_Request]:
-    """Each request a service served: an entry span (root, or child of another service), with the
-    calls made anywhere beneath it inside the service."""
-    by_id = {s.span_id: s for s in spans}
-    children: dict[str, list[SpanRecord]] = defaultdict(list)
-    for s in spans:
-        children[s.parent_id].append(s)
-    out = []
-    for s in spans:
-        parent = by_id.get(s.parent_id)
-        if not s.service or (parent is not None and parent.service == s.service):
-            continue
-        calls: list[SpanRecord] = []
-        stack = [s]
-        while stack:
-            for k in children.get(stack.pop().span_id, []):
-                if k.service == s.service and not k.peer_service:
-                    stack.append(k)
-                else:
-                    calls.append(k)
-        calls.sort(key=lambda k: k.start)
-        via = parent.service if parent is not None else ""
-        out.append(
-            _Request(
-                s.service, (s.operation or s.resource, via), [k.peer_service or k.service for k in calls]
-            )
+    """Each request a service served, by the callees it called in turn."""
+    return [
+        _Request(
+            r.entry.service,
+            (r.entry.operation or r.entry.resource, r.caller),
+            [k.peer_service or k.service for k in r.calls],
         )
-    return out
+        for r in served(spans)
+    ]
 
 
 def cut_strength(e: EdgeStats) -> float:

@@ -92,7 +92,7 @@ def rank_suspects(ctx: InvestigationContext) -> list[tuple[str, str]]:
                 bump(
                     row.service,
                     s,
-                    f"its own time per span rose from {row.baseline_self_ms:.1f} to {row.window_self_ms:.1f} ms",
+                    f"its own time per request rose from {row.baseline_self_ms:.1f} to {row.window_self_ms:.1f} ms",
                 )
             z = stats.proportion_z(
                 row.window_originated_errors,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sleuth.agents import stats
 from sleuth.agents.give_ups import GiveUps, Shares, give_ups
+from sleuth.agents.served import served
 from sleuth.gateway.records import LogRecord, Series, SpanRecord
 from sleuth.models.telemetry import (
     Edge,
@@ -195,6 +196,23 @@ def _self_times(
     return self_ms, originated, messages
 
 
+def _request_self_times(spans: Sequence[SpanRecord]) -> dict[str, list[float]]:
+    """Per service: its own time in each request it served, the entry span's duration less the union
+    of the calls made beneath it to other services and to peers. Per request, not per span: a
+    service's spans (route, controller, repository, client) differ in kind, and a CPU-starved
+    controller is lost among them in a median over spans."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for r in served(spans):
+        if r.entry.peer_service:
+            continue
+        start, ms = r.entry.start, r.entry.duration_ms
+        covered = _union_ms(
+            [(k.start, k.start + k.duration_ms / 1000.0) for k in r.calls], start, start + ms / 1000.0
+        )
+        out[r.entry.service].append(max(0.0, ms - covered))
+    return out
+
+
 def _union_ms(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
     clipped = sorted((max(a, lo), min(b, hi)) for a, b in intervals if b > lo and a < hi)
     total = 0.0
@@ -221,6 +239,7 @@ def summarize_spans(
     samples than these."""
     b_self, b_orig, _ = _self_times(baseline)
     w_self, w_orig, w_msgs = _self_times(window)
+    b_req, w_req = _request_self_times(baseline), _request_self_times(window)
     b_err = _error_rates(baseline)
     w_err = _error_rates(window)
     services = sorted(set(b_self) | set(w_self))
@@ -231,8 +250,8 @@ def summarize_spans(
             instrumented=svc in reporting,
             baseline_spans=len(b_self.get(svc, [])),
             window_spans=len(w_self.get(svc, [])),
-            baseline_self_ms=_p50(b_self.get(svc)),
-            window_self_ms=_p50(w_self.get(svc)),
+            baseline_self_ms=_p50(b_req.get(svc) or b_self.get(svc)),
+            window_self_ms=_p50(w_req.get(svc) or w_self.get(svc)),
             baseline_error_rate=round(b_err.get(svc, 0.0), 5),
             window_error_rate=round(w_err.get(svc, 0.0), 5),
             window_originated_errors=sum(w_orig.get(svc, [])),
