@@ -29,7 +29,11 @@ async def run_demo(
     say: Any = print,
 ) -> Report:
     token = settings.webhook_token or secrets.token_urlsafe(16)
-    settings = settings.model_copy(update={"webhook_token": token})
+    # Each demo fires a new alert cycle. The embedded Temporal keeps the per-monitor rate limit of an
+    # earlier demo, which would answer this one with that run's investigation instead of a new one.
+    settings = settings.model_copy(
+        update={"webhook_token": token, "auto_investigation_interval_seconds": 0.0}
+    )
     async with running_stack(
         settings, port=port, temporal_port=temporal_port, ui_port=ui_port, world=world, say=say
     ) as stack:
@@ -44,8 +48,9 @@ async def run_demo(
                 f"{stack.intake_url}/webhooks/datadog", json=payload, headers={"X-Sleuth-Token": token}
             )
         resp.raise_for_status()
-        wid = resp.json()["investigation_id"]
-        say(f"intake answered {resp.status_code}: investigation {wid}\n")
+        answer = resp.json()
+        wid = answer["investigation_id"]
+        say(f"intake answered {resp.status_code} ({answer['status']}): investigation {wid}\n")
         handle = stack.client.get_workflow_handle(wid, result_type=Report)
         await follow(handle, decision, say)
         report: Report = await handle.result()
