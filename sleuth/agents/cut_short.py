@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sleuth.agents.give_ups import Shares, cut_strength, shared_give_ups
+from sleuth.agents.give_ups import cut_strength, shared_give_ups
 from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -26,14 +26,14 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     beneath = passed_on(summary, service)
     onward = beneath.strength if beneath is not None else 0.0
     if shared is not None and shared.strength > cut_strength(e):
-        cut, said = shared.strength, shared.sh
+        cut, before, now = shared.strength, shared.sh.baseline, shared.sh.window
         observation = (
-            f"{said.window:.1%} of the {said.window_requests} sampled requests of {shared.callers} callers, "
+            f"{now:.1%} of the {shared.sh.window_requests} sampled requests of {shared.callers} callers, "
             f"taken together, now give up on {service}'s answers: they end right after calling it or call "
-            f"it again (was {said.baseline:.1%})"
+            f"it again (was {before:.1%})"
         )
     else:
-        cut, said = cut_strength(e), Shares(e.baseline_ended_after, 0, e.window_ended_after, 0)
+        cut, before, now = cut_strength(e), e.baseline_ended_after, e.window_ended_after
         observation = (
             f"{e.window_ended_after:.0%} of {e.caller}'s {e.caller_window_requests} sampled requests now give "
             f"up on {service}'s answers: they end right after calling it or call it again "
@@ -49,8 +49,8 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         signal="ends_callers",
         strength=strength,
         supports=strength >= GAVE_UP,
-        baseline=said.baseline,
-        current=said.window,
+        baseline=before,
+        current=now,
     )
 
 
