@@ -83,10 +83,13 @@ class OfflineTester:
             evidence.extend(edge_evidence(ctx.span_summary, h.service, set(ctx.services)))
         evidence.extend(change_evidence(ctx.changes, h.service, ctx.window_start, ctx.alert_time))
         errors = max((e.strength for e in evidence if e.signal == "errors"), default=0.0)
+        named = frozenset(
+            e.points_to for e in evidence if e.signal == "downstream_log_errors" and e.points_to
+        )
         for seen in (
             starved_callees(ctx, h.service),
             stopped_on(ctx, h.service),
-            unexplained_errors(ctx, h.service, errors),
+            unexplained_errors(ctx, h.service, errors, named),
             where_errors_end(ctx, h.service),
         ):
             if seen is not None:

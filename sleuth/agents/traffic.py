@@ -204,12 +204,18 @@ def _hit_ratios(ctx: InvestigationContext) -> dict[str, float]:
     return {h.service: h.hits_ratio for h in ctx.health if h.hits_ratio is not None}
 
 
-def unexplained_errors(ctx: InvestigationContext, service: str, measured: float = 0.0) -> Evidence | None:
+def unexplained_errors(
+    ctx: InvestigationContext, service: str, measured: float = 0.0, named: frozenset[str] = frozenset()
+) -> Evidence | None:
     """Errors that rose in `service` while nothing it calls shows errors or timeout-sized slowness:
     the service likely originates them. Weaker than an error span with no erroring child: a callee
     that breaks in a way its metrics do not show (a wrong answer) explains them too.
-    `measured` is how strongly the service's own error metric moved, when it was queried."""
-    strength = _errors_nothing_shows(ctx, service, measured)
+    `measured` is how strongly the service's own error metric moved, when it was queried; `named`, the
+    services its new error lines name, when its logs were read."""
+    # Error lines that name a service beneath it ("response validation failed [callee]") are that
+    # callee's failure as this service saw it, however calm the callee's own health looks.
+    own_logs = not (named & _downstream(ctx, service))
+    strength = _errors_nothing_shows(ctx, service, measured, own_logs)
     # Nor where requests beneath it now give up on some callee's answer: that is where they fail.
     if strength is None or _given_up_beneath(ctx, service):
         return None
@@ -289,16 +295,18 @@ def _error_rate_evidence(
     )
 
 
-def _errors_nothing_shows(ctx: InvestigationContext, service: str, measured: float = 0.0) -> float | None:
-    """How clearly `service`'s errors rose, in its error rate or in the errors it logs, while no callee
-    shows errors or timeout-sized slowness and nothing downstream logs errors (None: they did not
-    rise, or something does)."""
+def _errors_nothing_shows(
+    ctx: InvestigationContext, service: str, measured: float = 0.0, own_logs: bool = True
+) -> float | None:
+    """How clearly `service`'s errors rose, in its error rate or (`own_logs`: its error lines are its
+    own) in the errors it logs, while no callee shows errors or timeout-sized slowness and nothing
+    downstream logs errors (None: they did not rise, or something does)."""
     health = {h.service: h for h in ctx.health}
     me = health.get(service)
     if me is None:
         return None
     rate = max(squash(me.error_z), measured) if me.error_rate_now > me.error_rate_before else 0.0
-    logged = squash(z) if (z := error_logs_z(me)) >= LOGGED_Z else 0.0
+    logged = squash(z) if own_logs and (z := error_logs_z(me)) >= LOGGED_Z else 0.0
     strength = max(rate, logged)
     if strength < 0.3:
         return None

@@ -240,6 +240,18 @@ def test_errors_a_service_logs_with_no_error_span_and_nothing_beneath_are_its_ow
     assert unexplained_errors(ctx(web=load(1.0), checkout=logging, **below), "checkout") is None
 
 
+def test_error_lines_naming_a_callee_are_not_the_services_own() -> None:
+    """ "Response validation failed [payments]": the callee answered wrongly, in a way its own health
+    does not show. Lines naming a service beneath are its failure, not the caller's; lines naming a
+    service elsewhere (its own caller) leave the reading as it was."""
+    calm = dict(payments=load(1.0), email=load(1.0))
+    logging = load(1.6, error_logs=213, error_logs_expected=31.0)
+    world = ctx(web=load(1.0), checkout=logging, **calm)
+    assert unexplained_errors(world, "checkout", named=frozenset({"payments"})) is None
+    ev = unexplained_errors(world, "checkout", named=frozenset({"web"}))
+    assert ev is not None and ev.supports
+
+
 def test_a_sampled_call_graph_does_not_make_a_service_unrelated() -> None:
     """Only a whole call graph shows that nothing connects a service to the alert; when the span
     searches hit their cap the graph is a sample, and a service missing from it is unobserved."""
