@@ -295,6 +295,9 @@ def fanout_evidence(summary: SpanSummary, service: str) -> Evidence | None:
 
 MIN_WIRE_MS = 0.5
 MATERIAL = 0.1  # of the call's usual duration: less extra wire time than this does not slow the call
+CALLER_SHARE = (
+    10.0  # a call gaining this many times the wire time its caller added to its others is slow at its callee
+)
 
 
 def _gap_ratio(e: EdgeStats, material: bool = False) -> float | None:
@@ -320,6 +323,28 @@ def _out_gap(summary: SpanSummary, caller: str, exclude: str | None = None) -> f
     return stats.median(ratios) if len(ratios) >= 2 else None
 
 
+def _caller_explains(summary: SpanSummary, e: EdgeStats) -> bool:
+    """Whether the caller's own delay explains a call's extra wire time. A starved or delayed caller
+    makes every one of its calls look slow on the wire: its other calls slowed too (by 30 % or more;
+    when it is starved only at times, the median of its calls moves less), by about as many
+    milliseconds as this one. A call that gained ten times what the caller added to its others is
+    slow at the callee's end."""
+    if (_out_gap(summary, e.caller, exclude=e.callee) or 1.0) < 1.3:
+        return False
+    added = stats.median(
+        [
+            o.window_gap_ms - o.baseline_gap_ms
+            for o in summary.edges
+            if o.caller == e.caller
+            and o.callee != e.callee
+            and o.window_gap_ms is not None
+            and o.baseline_gap_ms is not None
+        ]
+    )
+    mine = (e.window_gap_ms or 0.0) - (e.baseline_gap_ms or 0.0)
+    return mine < CALLER_SHARE * max(added, MIN_WIRE_MS)
+
+
 def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[Evidence]:
     """Latency and errors on the calls into and out of a service, and to what it depends on."""
     out: list[Evidence] = []
@@ -328,10 +353,7 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
     if fanout is not None:
         out.append(fanout)
     inbound = [e for e in summary.edges if e.callee == service and _gap_ratio(e) is not None]
-    # A call's extra wire time belongs to its callee only if the caller's other calls did not slow
-    # down too (by 30 % or more): a starved or delayed caller makes every one of its calls look slow
-    # on the wire, and when it is starved only at times, the median of its calls moves less.
-    unexplained = [e for e in inbound if (_out_gap(summary, e.caller, exclude=service) or 1.0) < 1.3]
+    unexplained = [e for e in inbound if not _caller_explains(summary, e)]
     if inbound:
         ratios = [_gap_ratio(e, material=True) or 1.0 for e in unexplained] or [1.0]
         r = stats.median(ratios)
