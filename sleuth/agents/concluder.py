@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from sleuth.agents.cut_short import GAVE_UP
+from sleuth.agents.give_ups import cut_strength
 from sleuth.agents.judge import SPECIFICITY, kind_scores, strongest
 from sleuth.agents.signals import service_role
 from sleuth.agents.topology import call_map, reachable
@@ -26,6 +28,29 @@ FOUND_AT = 0.5
 AMBIGUOUS_RATIO = 0.9
 SYMPTOM_DISCOUNT = 0.5
 UNRELATED_DISCOUNT = 0.25
+FELT = 0.3  # how clearly a finding's trouble must show in its answers to explain its callers'
+FELT_SIGNALS = (
+    "latency",
+    "self_latency",
+    "errors",
+    "originated_errors",
+    "unexplained_errors",
+    "edge_latency_in",
+    "net_errors",
+    "ends_callers",
+    "explains_errors",
+    "answer_passed_on",
+    "named_in_errors",
+    "db_latency",
+    "db_locks",
+    "db_connections",
+    "external_errors",
+    "external_latency",
+    "queue_lag",
+    "cache_health",
+    "restarts",
+    "oom_logs",
+)
 UNSURE_CAP = 0.45  # below FOUND_AT: ranked for the human, never named the root cause
 ACTIONS = {
     "deployment": ("rollback", "roll back the latest deploy of {s}"),
@@ -50,16 +75,26 @@ class OfflineConcluder:
             and _support(rival, inp) >= AMBIGUOUS_RATIO * _support(top, inp)
         ):
             fresh = _began_with_the_alert(top, rival, inp)
-            if fresh is None:
+            given_up_on = _given_up_on(top, rival, inp.context)
+            if fresh is not None:
+                named = fresh
+                older = rival if fresh is top else top
+                note = (
+                    f"Not {older.service} ({older.kind.replace('_', ' ')}), as well supported: its trouble "
+                    "was already underway before the alert's window opened"
+                )
+            elif given_up_on is not None:
+                named = given_up_on
+                caller = rival if given_up_on is top else top
+                note = (
+                    f"Not {caller.service} ({caller.kind.replace('_', ' ')}), as well supported: its requests "
+                    f"give up on {named.service}'s answers, and its trouble is how it meets that failure"
+                )
+            else:
                 return self._inconclusive(
                     ranked, inp, f"{top.service} and {rival.service} are equally supported"
                 )
-            older = rival if fresh is top else top
-            note = (
-                f"Not {older.service} ({older.kind.replace('_', ' ')}), as well supported: its trouble was "
-                "already underway before the alert's window opened"
-            )
-            if fresh is rival:
+            if named is rival:
                 ranked = [rival, *(r for r in ranked if r is not rival)]
                 top = rival
         else:
@@ -122,6 +157,23 @@ def _began_with_the_alert(a: RankedCause, b: RankedCause, inp: ConcludeInput) ->
     return b if old_a else a
 
 
+def _given_up_on(a: RankedCause, b: RankedCause, ctx: InvestigationContext) -> RankedCause | None:
+    """Of two equally supported stories, the callee whose answers the other's requests now give up on:
+    the caller's own trouble (slow code retrying, CPU spent handling the failure) is how it meets the
+    callee's failure, not a second cause. None when neither gives up on the other."""
+    if ctx.span_summary is None:
+        return None
+    clear = {
+        (e.caller, e.callee)
+        for e in ctx.span_summary.edges
+        if {e.caller, e.callee} == {a.service, b.service} and cut_strength(e) >= GAVE_UP
+    }
+    if len(clear) != 1:
+        return None
+    ((_, callee),) = clear
+    return a if callee == a.service else b
+
+
 def _change_tie(service: str, hypotheses: list[Hypothesis]) -> str | None:
     """A deploy and a config change of the same service, both fitting the symptoms equally, and no
     error naming either: the service is clear, the cause is not, and we say so."""
@@ -178,6 +230,9 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         if change is not None:
             best[service] = change
     validated = {s for s, h in best.items() if h.status == "validated"}
+    # Only trouble its callers can see (slower or failing answers, answers given up on) explains
+    # theirs: a CPU spike that slowed nothing is no cause of its callers' errors.
+    felt = {s for s in validated if _felt_by_callers(best[s]) >= FELT}
     callees = call_map(ctx.edges)
     surged = {h.service for h in hypotheses if h.status == "validated" and h.kind == "traffic_surge"}
     # Everything downstream of a surge got more work than usual: its saturation is the surge's doing.
@@ -205,7 +260,7 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
             # wrong with it, it does not explain this alert through the calls we can see.
             score *= UNRELATED_DISCOUNT
             confidence = min(confidence, UNSURE_CAP)
-        downstream = reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
+        downstream = reachable(service, callees) & felt - {c for c, s in quiet.items() if s == service}
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
         if service in loaded or service in quiet:
@@ -257,6 +312,11 @@ def _own_trouble(h: Hypothesis) -> float:
     # Nothing a service calls sends it more requests: a surge of its own load is its own.
     surge = s.get("hits", 0.0) if h.kind == "traffic_surge" else 0.0
     return max(resource, own, surge)
+
+
+def _felt_by_callers(h: Hypothesis) -> float:
+    s = strongest(h.evidence)
+    return max((s.get(k, 0.0) for k in FELT_SIGNALS), default=0.0)
 
 
 def _related_to_alert(alerted: str | None, callees: dict[str, set[str]]) -> set[str]:

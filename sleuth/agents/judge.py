@@ -92,6 +92,11 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
                 cpu,
                 0.8 * min(g("self_latency"), g("edge_latency_out")),
                 min(g("self_latency"), cpu + 0.3) if cpu >= 0.3 else 0.0,
+                # Contention takes the CPU the service would use: its own use barely rises while its
+                # own code runs many times slower. Any clear rise then says what it waits for.
+                min(g("self_latency"), cpu + 0.5)
+                if cpu > 0 and (_rise(evidence, "self_latency") or 0) >= STARVED
+                else 0.0,
             ),
             g("self_latency", "latency", "edge_latency_out"),
         ),
@@ -132,6 +137,7 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     return scores
 
 
+STARVED = 4.0  # own time per request this many times its baseline is no queueing blip
 LOAD_RISE = 1.3  # fewer extra requests than this are the day's ordinary swing, not load
 
 

@@ -19,7 +19,7 @@ from sleuth.gateway.records import Series
 from sleuth.models.investigation import Evidence, Hypothesis
 from sleuth.models.requests import ConcludeInput
 from sleuth.models.telemetry import EdgeStats, SeriesSummary, SpanSummary
-from tests.agents.test_traffic import NOW, ctx, load
+from tests.agents.test_traffic import NOW, ctx, gave_up, load
 
 FLAT = [450.0 + (i % 3) * 0.5 for i in range(60)]  # a memory baseline that moves by under a megabyte
 
@@ -134,6 +134,15 @@ def test_a_starved_caller_is_seen_in_small_rises_on_every_call_it_makes() -> Non
     assert wire.strength == 0.0 and "0 of 1 caller" in wire.observation
 
 
+def test_a_call_gaining_far_more_than_its_callers_other_calls_is_slow_at_the_callee() -> None:
+    # The caller's other calls gained under a millisecond each (×1.2, ×1.6 of their tiny wire times):
+    # that starves nothing into 211 ms more on one call. The delay is at the callee's end.
+    jitter = [_edge("exec", "orders", 1.3, 1.6, call_ms=8.0), _edge("exec", "other", 1.3, 2.1, call_ms=12.0)]
+    summary = SpanSummary(query="*", edges=[*jitter, _edge("exec", "wait", 1.6, 213.0, call_ms=47.0)])
+    [wire] = [e for e in edge_evidence(summary, "wait", set()) if e.signal == "edge_latency_in"]
+    assert wire.strength == 1.0 and "1 of 1 caller" in wire.observation, wire.observation
+
+
 def test_which_edges_a_busy_summary_keeps_does_not_depend_on_hash_order() -> None:
     # Two processes with different string-hash seeds must keep the same edges of a system with
     # more edges than the summary holds, all with the same number of calls.
@@ -200,6 +209,42 @@ def test_of_two_equal_stories_the_one_that_began_with_the_alert_is_named() -> No
     both = [fresh, _found("payments", "memory_pressure", 2)]
     out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=both))
     assert out.verdict == "inconclusive"
+
+
+def test_of_two_equal_stories_the_callee_whose_answers_the_other_gives_up_on_is_named() -> None:
+    """checkout's CPU and own time rose as payments began to throw: checkout's requests now end right
+    after calling payments. Its trouble is how it meets payments' failure, not a second cause."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0))
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 0.4)])
+    busy = [_metric("cpu", 55.0, 135.0, 1.0), _metric("self_latency", 37.0, 342.0, 1.0)]
+    caller = _found("checkout", "cpu_saturation", 2).model_copy(
+        update={"evidence": [e.model_copy(update={"supports": True}) for e in busy]}
+    )
+    ends = _metric("ends_callers", 0.0, 0.4, 1.0).model_copy(update={"source": "spans", "supports": True})
+    callee = _found("payments", "code_error", 2).model_copy(update={"evidence": [ends]})
+    for order in ([caller, callee], [callee, caller]):
+        out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=order))
+        assert out.verdict == "root_cause_found" and out.root_cause is not None, out.summary
+        assert out.root_cause.service == "payments", out.summary
+        assert "its requests give up on payments's answers" in out.summary
+    # as few requests giving up as chance allows: two stories, and we say so
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 0.02)])
+    out = OfflineConcluder().conclude(
+        ConcludeInput(investigation_id="i", context=c, hypotheses=[caller, callee])
+    )
+    assert out.verdict == "inconclusive"
+
+
+def test_own_code_many_times_slower_with_any_clear_cpu_rise_is_saturation() -> None:
+    """Contention takes the CPU the service would use: pod CPU +33 % (z 2.3) while its own time per
+    request went ×6.8 is saturation; the same CPU with own time ×2 is not, nor ×6.8 with CPU flat."""
+    slow = [_metric("self_latency", 34.6, 235.2, 1.0), _metric("latency", 0.18, 0.285, 0.96)]
+    faint_cpu = _metric("cpu", 52.6, 70.0, 0.09)
+    assert kind_scores("plan", [*slow, faint_cpu])["cpu_saturation"] >= 0.5
+    twice = [_metric("self_latency", 34.6, 75.0, 1.0), slow[1], faint_cpu]
+    assert kind_scores("plan", twice)["cpu_saturation"] < 0.2
+    flat = _metric("cpu", 52.6, 53.0, 0.0)
+    assert kind_scores("plan", [*slow, flat])["cpu_saturation"] == 0.0
 
 
 def test_two_findings_held_to_the_same_cap_are_told_apart_by_their_support() -> None:
