@@ -65,7 +65,11 @@ def investigate(
             CallBudget(budget.max_datadog_calls),
         )
         alert = WebhookPayload.model_validate(server.alert_payload()).to_alert()
-        ctx = context_agent.gather(gw, alert, server.now())
+        # At a fixed anchor, the world as it stood `late` seconds after it, however long the server
+        # took to start: otherwise where the window ends moves by that start-up time from run to run.
+        fixed = anchor_second is not None or at is not None
+        now = datetime.fromtimestamp(server.ctx.anchor + late, tz=UTC) if fixed else server.now()
+        ctx = context_agent.gather(gw, alert, now)
         if verbose:
             lines.append(
                 f"context: service={ctx.service} alert={ctx.alert_time:%H:%M:%S} window={ctx.window_start:%H:%M:%S}-{ctx.window_end:%H:%M:%S} "
