@@ -1,7 +1,7 @@
 """Rank causes by evidence and decide the verdict. Prefers `inconclusive` to a guess.
 
 A service whose trouble is explained by something it calls is a symptom, not a cause: its rank is
-discounted when a service downstream of it has its own validated finding.
+discounted when a service downstream of it has its own validated finding, one its callers can see.
 """
 
 from __future__ import annotations

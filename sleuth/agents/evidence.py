@@ -295,9 +295,8 @@ def fanout_evidence(summary: SpanSummary, service: str) -> Evidence | None:
 
 MIN_WIRE_MS = 0.5
 MATERIAL = 0.1  # of the call's usual duration: less extra wire time than this does not slow the call
-CALLER_SHARE = (
-    10.0  # a call gaining this many times the wire time its caller added to its others is slow at its callee
-)
+# A call gaining this many times the wire time its caller added to its other calls is slow at its callee.
+CALLER_SHARE = 10.0
 
 
 def _gap_ratio(e: EdgeStats, material: bool = False) -> float | None:
