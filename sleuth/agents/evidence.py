@@ -297,6 +297,7 @@ MIN_WIRE_MS = 0.5
 MATERIAL = 0.1  # of the call's usual duration: less extra wire time than this does not slow the call
 # A call gaining this many times the wire time its caller added to its other calls is slow at its callee.
 CALLER_SHARE = 10.0
+SLOWER_OWN_CODE = 1.25  # own time per request this many times its baseline: the caller is slower itself
 
 
 def _gap_ratio(e: EdgeStats, material: bool = False) -> float | None:
@@ -325,11 +326,17 @@ def _out_gap(summary: SpanSummary, caller: str, exclude: str | None = None) -> f
 def _caller_explains(summary: SpanSummary, e: EdgeStats) -> bool:
     """Whether the caller's own delay explains a call's extra wire time. A starved or delayed caller
     makes every one of its calls look slow on the wire: its other calls slowed too (by 30 % or more;
-    when it is starved only at times, the median of its calls moves less), by about as many
-    milliseconds as this one. A call that gained ten times what the caller added to its others is
-    slow at the callee's end."""
+    when it is starved only at times, the median of its calls moves less). A starved caller's own code
+    is slower too, and how much longer it takes to send each call depends on what the call carries.
+    A caller whose own code runs as fast as before adds about as many milliseconds to every call: a
+    call that gained ten times what it added to its others is slow at the callee's end."""
     if (_out_gap(summary, e.caller, exclude=e.callee) or 1.0) < 1.3:
         return False
+    me = next((r for r in summary.services if r.service == e.caller), None)
+    if me is None or not me.baseline_self_ms or me.window_self_ms is None:
+        return True
+    if me.window_self_ms / max(me.baseline_self_ms, SELF_TIME_FLOOR_MS) >= SLOWER_OWN_CODE:
+        return True
     added = stats.median(
         [
             o.window_gap_ms - o.baseline_gap_ms

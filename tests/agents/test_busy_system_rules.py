@@ -18,7 +18,7 @@ from sleuth.agents.summaries import summarize_series
 from sleuth.gateway.records import Series
 from sleuth.models.investigation import Evidence, Hypothesis
 from sleuth.models.requests import ConcludeInput
-from sleuth.models.telemetry import EdgeStats, SeriesSummary, SpanSummary
+from sleuth.models.telemetry import EdgeStats, SeriesSummary, ServiceSpanStats, SpanSummary
 from tests.agents.test_traffic import NOW, ctx, gave_up, load
 
 FLAT = [450.0 + (i % 3) * 0.5 for i in range(60)]  # a memory baseline that moves by under a megabyte
@@ -135,12 +135,20 @@ def test_a_starved_caller_is_seen_in_small_rises_on_every_call_it_makes() -> Non
 
 
 def test_a_call_gaining_far_more_than_its_callers_other_calls_is_slow_at_the_callee() -> None:
-    # The caller's other calls gained under a millisecond each (×1.2, ×1.6 of their tiny wire times):
-    # that starves nothing into 211 ms more on one call. The delay is at the callee's end.
+    # The caller's other calls gained under a millisecond each (×1.2, ×1.6 of their tiny wire times)
+    # while its own code ran as fast as before: nothing starved it into 211 ms more on one call.
     jitter = [_edge("exec", "orders", 1.3, 1.6, call_ms=8.0), _edge("exec", "other", 1.3, 2.1, call_ms=12.0)]
-    summary = SpanSummary(query="*", edges=[*jitter, _edge("exec", "wait", 1.6, 213.0, call_ms=47.0)])
+    calm = ServiceSpanStats(service="exec", window_spans=18, baseline_self_ms=53.7, window_self_ms=57.3)
+    edges = [*jitter, _edge("exec", "wait", 1.6, 213.0, call_ms=47.0)]
+    summary = SpanSummary(query="*", services=[calm], edges=edges)
     [wire] = [e for e in edge_evidence(summary, "wait", set()) if e.signal == "edge_latency_in"]
     assert wire.strength == 1.0 and "1 of 1 caller" in wire.observation, wire.observation
+    # A caller whose own code got slower is starved: how much longer each call takes to send depends
+    # on what it carries, so one call gaining far more than the others is still the caller's doing.
+    starved = calm.model_copy(update={"window_self_ms": 800.0})
+    summary = SpanSummary(query="*", services=[starved], edges=edges)
+    [wire] = [e for e in edge_evidence(summary, "wait", set()) if e.signal == "edge_latency_in"]
+    assert wire.strength == 0.0 and "0 of 1 caller" in wire.observation, wire.observation
 
 
 def test_which_edges_a_busy_summary_keeps_does_not_depend_on_hash_order() -> None:
