@@ -1,7 +1,8 @@
 """Rank causes by evidence and decide the verdict. Prefers `inconclusive` to a guess.
 
 A service whose trouble is explained by something it calls is a symptom, not a cause: its rank is
-discounted when a service downstream of it has its own validated finding, one its callers can see.
+discounted when a service downstream of it has its own validated finding (for errors nothing beneath
+explains, one its callers can see).
 """
 
 from __future__ import annotations
@@ -230,8 +231,7 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         if change is not None:
             best[service] = change
     validated = {s for s, h in best.items() if h.status == "validated"}
-    # Only trouble its callers can see (slower or failing answers, answers given up on) explains
-    # theirs: a CPU spike that slowed nothing is no cause of its callers' errors.
+    # What its callers can see of a finding: slower or failing answers, answers given up on.
     felt = {s for s in validated if _felt_by_callers(best[s]) >= FELT}
     callees = call_map(ctx.edges)
     surged = {h.service for h in hypotheses if h.status == "validated" and h.kind == "traffic_surge"}
@@ -260,7 +260,11 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
             # wrong with it, it does not explain this alert through the calls we can see.
             score *= UNRELATED_DISCOUNT
             confidence = min(confidence, UNSURE_CAP)
-        downstream = reachable(service, callees) & felt - {c for c, s in quiet.items() if s == service}
+        downstream = reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
+        if any(e.signal == "unexplained_errors" and e.supports for e in h.evidence):
+            # Errors nothing beneath it explains are its own, unless what is wrong beneath shows in
+            # the answers it gets: a CPU spike that slowed nothing is no cause of its errors.
+            downstream &= felt
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
         if service in loaded or service in quiet:
