@@ -1,8 +1,7 @@
 """Rank causes by evidence and decide the verdict. Prefers `inconclusive` to a guess.
 
 A service whose trouble is explained by something it calls is a symptom, not a cause: its rank is
-discounted when a service downstream of it has its own validated finding (for errors nothing beneath
-explains, one its callers can see).
+discounted when a service downstream of it has its own validated finding.
 """
 
 from __future__ import annotations
@@ -29,29 +28,6 @@ FOUND_AT = 0.5
 AMBIGUOUS_RATIO = 0.9
 SYMPTOM_DISCOUNT = 0.5
 UNRELATED_DISCOUNT = 0.25
-FELT = 0.3  # how clearly a finding's trouble must show in its answers to explain its callers'
-FELT_SIGNALS = (
-    "latency",
-    "self_latency",
-    "errors",
-    "originated_errors",
-    "unexplained_errors",
-    "edge_latency_in",
-    "net_errors",
-    "ends_callers",
-    "explains_errors",
-    "answer_passed_on",
-    "named_in_errors",
-    "db_latency",
-    "db_locks",
-    "db_connections",
-    "external_errors",
-    "external_latency",
-    "queue_lag",
-    "cache_health",
-    "restarts",
-    "oom_logs",
-)
 UNSURE_CAP = 0.45  # below FOUND_AT: ranked for the human, never named the root cause
 ACTIONS = {
     "deployment": ("rollback", "roll back the latest deploy of {s}"),
@@ -231,8 +207,6 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
         if change is not None:
             best[service] = change
     validated = {s for s, h in best.items() if h.status == "validated"}
-    # What its callers can see of a finding: slower or failing answers, answers given up on.
-    felt = {s for s in validated if _felt_by_callers(best[s]) >= FELT}
     callees = call_map(ctx.edges)
     surged = {h.service for h in hypotheses if h.status == "validated" and h.kind == "traffic_surge"}
     # Everything downstream of a surge got more work than usual: its saturation is the surge's doing.
@@ -261,10 +235,6 @@ def rank(hypotheses: list[Hypothesis], ctx: InvestigationContext) -> list[Ranked
             score *= UNRELATED_DISCOUNT
             confidence = min(confidence, UNSURE_CAP)
         downstream = reachable(service, callees) & validated - {c for c, s in quiet.items() if s == service}
-        if any(e.signal == "unexplained_errors" and e.supports for e in h.evidence):
-            # Errors nothing beneath it explains are its own, unless what is wrong beneath shows in
-            # the answers it gets: a CPU spike that slowed nothing is no cause of its errors.
-            downstream &= felt
         if downstream and _own_trouble(h) < 0.5:
             score *= SYMPTOM_DISCOUNT
         if service in loaded or service in quiet:
@@ -316,11 +286,6 @@ def _own_trouble(h: Hypothesis) -> float:
     # Nothing a service calls sends it more requests: a surge of its own load is its own.
     surge = s.get("hits", 0.0) if h.kind == "traffic_surge" else 0.0
     return max(resource, own, surge)
-
-
-def _felt_by_callers(h: Hypothesis) -> float:
-    s = strongest(h.evidence)
-    return max((s.get(k, 0.0) for k in FELT_SIGNALS), default=0.0)
 
 
 def _related_to_alert(alerted: str | None, callees: dict[str, set[str]]) -> set[str]:
