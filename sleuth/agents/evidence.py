@@ -15,7 +15,14 @@ from sleuth.agents import stats
 from sleuth.agents.health import LOG_BASELINE
 from sleuth.agents.signals import classify_metric, metric_of, service_role
 from sleuth.models.investigation import Evidence, InvestigationContext
-from sleuth.models.telemetry import ChangeEvent, EdgeStats, LogSummary, SeriesSummary, SpanSummary
+from sleuth.models.telemetry import (
+    ChangeEvent,
+    EdgeStats,
+    LogSummary,
+    SeriesSummary,
+    ServiceSpanStats,
+    SpanSummary,
+)
 
 SUPPORT_THRESHOLD = 0.3
 CHANGE_LOOKBACK = timedelta(minutes=60)
@@ -218,14 +225,21 @@ def log_evidence(
 SELF_TIME_FLOOR_MS = 0.5
 
 
+def _self_time_ratio(row: ServiceSpanStats) -> float | None:
+    """How many times its baseline a service's own time per request is (None: not measured in both)."""
+    if not row.baseline_self_ms or row.window_self_ms is None:
+        return None
+    return row.window_self_ms / max(row.baseline_self_ms, SELF_TIME_FLOOR_MS)
+
+
 def span_evidence(summary: SpanSummary, service: str) -> list[Evidence]:
     row = next((r for r in summary.services if r.service == service), None)
     if row is None or row.window_spans < 3:
         return []
     out: list[Evidence] = []
     q = f"spans {summary.query} service:{service}"
-    if row.baseline_self_ms and row.window_self_ms is not None:
-        ratio = row.window_self_ms / max(row.baseline_self_ms, SELF_TIME_FLOOR_MS)
+    ratio = _self_time_ratio(row)
+    if ratio is not None:
         out.append(
             _ev(
                 "spans",
@@ -333,9 +347,8 @@ def _caller_explains(summary: SpanSummary, e: EdgeStats) -> bool:
     if (_out_gap(summary, e.caller, exclude=e.callee) or 1.0) < 1.3:
         return False
     me = next((r for r in summary.services if r.service == e.caller), None)
-    if me is None or not me.baseline_self_ms or me.window_self_ms is None:
-        return True
-    if me.window_self_ms / max(me.baseline_self_ms, SELF_TIME_FLOOR_MS) >= SLOWER_OWN_CODE:
+    own = _self_time_ratio(me) if me is not None else None
+    if own is None or own >= SLOWER_OWN_CODE:
         return True
     added = stats.median(
         [
