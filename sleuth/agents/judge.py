@@ -8,7 +8,7 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 from __future__ import annotations
 
 from sleuth.agents.cut_short import GAVE_UP, RELAYED, rejected_answers
-from sleuth.agents.evidence import SUPPORT_THRESHOLD
+from sleuth.agents.evidence import SUPPORT_THRESHOLD, ratio_strength
 from sleuth.agents.give_ups import cut_strength
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
 from sleuth.agents.traffic import faint_give_ups
@@ -81,7 +81,15 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     # more (a surge, or retries of answers that failed), and the service does no more work per request.
     # Not when it also got slower: then the extra load is what starves it.
     slower = g("latency", "self_latency")
-    cpu = max(g("cpu") * (1.0 - load_share(evidence) * (1.0 - slower)), g("cpu_throttle"))
+    not_load = 1.0 - load_share(evidence) * (1.0 - slower)
+    cpu = max(g("cpu") * not_load, g("cpu_throttle"))
+    # Own code many times slower: then even a rise its noisy baseline hides (a quarter or more) says
+    # what it waits for, and a doubling of own time per request is never ordinary.
+    starved_cpu = (
+        max(cpu, ratio_strength(_rise(evidence, "cpu") or 1.0) * not_load)
+        if (_rise(evidence, "self_latency") or 0) >= STARVED
+        else 0.0
+    )
     resources = max(cpu, g("memory", "oom_logs"), g("disk", "disk_logs"))
     changed = max(g("deployment_event"), g("config_event"))
     scores: dict[RootCauseKind, float] = {
@@ -93,10 +101,8 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
                 0.8 * min(g("self_latency"), g("edge_latency_out")),
                 min(g("self_latency"), cpu + 0.3) if cpu >= 0.3 else 0.0,
                 # Contention takes the CPU the service would use: its own use barely rises while its
-                # own code runs many times slower. Any clear rise then says what it waits for.
-                min(g("self_latency"), cpu + 0.5)
-                if cpu > 0 and (_rise(evidence, "self_latency") or 0) >= STARVED
-                else 0.0,
+                # own code runs many times slower. Any rise then says what it waits for.
+                min(g("self_latency"), starved_cpu + 0.5) if starved_cpu > 0 else 0.0,
             ),
             g("self_latency", "latency", "edge_latency_out"),
         ),

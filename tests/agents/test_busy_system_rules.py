@@ -255,6 +255,18 @@ def test_own_code_many_times_slower_with_any_clear_cpu_rise_is_saturation() -> N
     assert kind_scores("plan", [*slow, flat])["cpu_saturation"] == 0.0
 
 
+def test_own_code_many_times_slower_is_not_ruled_out_by_a_cpu_rise_its_noisy_baseline_hides() -> None:
+    """Own time ×14 (16 → 234 ms) while pod CPU rose 32 % at z 1.6 (the fleet's fell with the traffic):
+    saturation stays a ranked candidate, not ruled out. A rise under a quarter, or own time ×2, is not
+    enough."""
+    slow = [_metric("self_latency", 16.4, 233.9, 1.0), _metric("latency", 0.0217, 0.0824, 1.0)]
+    hidden = _metric("cpu", 104.3, 137.7, 0.0)
+    assert kind_scores("order", [*slow, hidden])["cpu_saturation"] >= 0.5
+    assert kind_scores("order", [*slow, _metric("cpu", 104.3, 120.0, 0.0)])["cpu_saturation"] == 0.0
+    twice = [_metric("self_latency", 16.4, 33.0, 1.0), slow[1], hidden]
+    assert kind_scores("order", twice)["cpu_saturation"] < 0.2
+
+
 def test_two_findings_held_to_the_same_cap_are_told_apart_by_their_support() -> None:
     # One source each caps both at 0.6: a wire delay seen ×20 by every caller, and a memory doubling
     # that slowed nothing. They are not equally supported.
