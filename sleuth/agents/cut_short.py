@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sleuth.agents.give_ups import cut_strength, shared_give_ups
+from sleuth.agents.give_ups import Shared, Shares, cut_strength, shared_give_ups
 from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -23,9 +23,20 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         return None
     e = max(inbound, key=cut_strength)
     shared = shared_give_ups(inbound)
+    spread = answers_given_up(summary, service)
     beneath = passed_on(summary, service)
     onward = beneath.strength if beneath is not None else 0.0
-    if shared is not None and shared.strength > cut_strength(e):
+    relay = relayed_to(summary, service)
+    if relay is not None and relay.strength > onward:
+        onward = relay.strength
+    if spread is not None and spread.strength > max(cut_strength(e), shared.strength if shared else 0.0):
+        cut, before, now = spread.strength, spread.sh.baseline, spread.sh.window
+        observation = (
+            f"{now:.1%} of the {spread.sh.window_requests} sampled requests that get {service}'s answer, "
+            f"from its callers or passed on by them, now give up on it, though none of its callers "
+            f"accounts for it alone (was {before:.1%})"
+        )
+    elif shared is not None and shared.strength > cut_strength(e):
         cut, before, now = shared.strength, shared.sh.baseline, shared.sh.window
         observation = (
             f"{now:.1%} of the {shared.sh.window_requests} sampled requests of {shared.callers} callers, "
@@ -40,7 +51,12 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
             f"(was {e.baseline_ended_after:.0%})"
         )
     strength = round(cut * (1.0 - onward), 3)
-    if beneath is not None and onward > 0:
+    if relay is not None and onward == relay.strength > 0:
+        observation += (
+            f"; but its answers are {relay.callee}'s, passed on, and {relay.sh.window:.1%} of the other "
+            f"requests that get {relay.callee}'s answer give up on it too"
+        )
+    elif beneath is not None and onward > 0:
         observation += f"; but {beneath.share:.0%} of {beneath.whose} now give up on {beneath.callee}'s"
     return Evidence(
         source="spans",
@@ -96,6 +112,55 @@ def passed_on(summary: SpanSummary, service: str) -> Onward | None:
         return None
     strength, _, callee, share, whose = max(found)
     return Onward(strength, callee, share, whose)
+
+
+def _answer_paths(summary: SpanSummary, service: str) -> dict[str, list[EdgeStats]]:
+    """Per caller of `service`, the edges whose requests get its answer: the caller's own, and those of
+    the caller's callers whose requests to it always end with a call to `service` (it passes the
+    answer on, so giving up on it is giving up on `service`'s)."""
+    edges = {(e.caller, e.callee): e for e in summary.edges}
+    paths: dict[str, list[EdgeStats]] = {}
+    for e in summary.edges:
+        if e.callee != service or e.caller == service:
+            continue
+        upper = (edges.get((c, e.caller)) for c in e.last_call_for if c != service)
+        paths[e.caller] = [e, *(u for u in upper if u is not None)]
+    return paths
+
+
+def answers_given_up(summary: SpanSummary, service: str, without: str | None = None) -> Shared | None:
+    """The requests that get `service`'s answer, from its callers or passed on by them, pooled; with
+    the path through the caller that gives up most clearly left out (or through `without`), so that no
+    one path carries it: only an answer rejected along several paths says it is `service`'s own
+    (None: fewer than two of the other paths give up more than before)."""
+    paths = _answer_paths(summary, service)
+    if without is None and paths:
+        without = max(sorted(paths), key=lambda c: max(cut_strength(x) for x in paths[c]))
+    return shared_give_ups([x for c, p in paths.items() if c != without for x in p])
+
+
+class Relayed(NamedTuple):
+    """A callee whose answer a service passes on, rejected along the callee's other paths too."""
+
+    callee: str
+    sh: Shares
+    strength: float
+
+
+def relayed_to(summary: SpanSummary, service: str) -> Relayed | None:
+    """The callee whose answer all of `service`'s given-up requests end with, when the requests that
+    get that callee's answer by other paths give up on it as well: `service` only passed it on."""
+    rising = {
+        e.caller for e in summary.edges if e.callee == service and e.caller != service and cut_strength(e) > 0
+    }
+    best: Relayed | None = None
+    for e in summary.edges:
+        if e.caller != service or e.callee == service or not rising or not rising <= set(e.last_call_for):
+            continue
+        other = answers_given_up(summary, e.callee, without=service)
+        if other is not None and (best is None or other.strength > best.strength):
+            best = Relayed(e.callee, other.sh, other.strength)
+    return best
 
 
 RELAYED = 0.45  # below VALIDATE_AT: a wrong answer passed on is a lead to follow, never a finding

@@ -281,10 +281,43 @@ def test_a_service_above_a_callee_its_callers_give_up_on_together_passes_the_fai
     )
     orders = cut_short_evidence(summary, "orders")
     assert orders is not None and not orders.supports
-    assert (
-        "but 5% of 3 callers' requests beneath it, taken together, now give up on seat's"
-        in orders.observation
-    )
+    # seat's other callers' requests (4 in 60 each) give up on it, more clearly than all its callers'
+    assert "but its answers are seat's, passed on, and 6.7% of the other requests" in orders.observation
     calm = SpanSummary(query="env:test", edges=summary.edges[:2])
     orders = cut_short_evidence(calm, "orders")
     assert orders is not None and orders.supports
+
+
+def test_an_answer_rejected_along_several_paths_is_the_callee_s_not_the_relay_s() -> None:
+    """security's callers give up on its answers, and security answers them with what order-other
+    answered it. Requests that get order-other's answer by other paths give up on it too: execute's
+    own, and admin's through admin-order, which passes it on. Then order-other's is the wrong answer,
+    and security only passed it on. Without those other paths, security stays the one named."""
+    relay = [
+        edge("preserve", "security", gave_up=10 / 60),
+        edge("preserve-other", "security", gave_up=7 / 60),
+        edge("security", "order-other", last_for=["preserve", "preserve-other"]),
+    ]
+    others = [
+        edge("execute", "order-other", gave_up=5 / 60),
+        edge("admin-order", "order-other", last_for=["admin"]),
+        edge("admin", "admin-order", gave_up=5 / 60),
+        edge("seat", "order-other"),
+    ]
+    summary = SpanSummary(query="env:test", edges=[*relay, *others])
+    source = cut_short_evidence(summary, "order-other")
+    passer = cut_short_evidence(summary, "security")
+    assert source is not None and passer is not None
+    assert source.supports and source.strength > passer.strength
+    assert "passed on by them" in source.observation
+    assert "its answers are order-other's, passed on" in passer.observation
+    # one other path giving up is not enough to move the answer off security
+    one = SpanSummary(query="env:test", edges=[*relay, *others[:2], edge("admin", "admin-order"), others[3]])
+    source, passer = cut_short_evidence(one, "order-other"), cut_short_evidence(one, "security")
+    assert source is not None and passer is not None
+    assert passer.supports and passer.strength == 1.0 and not source.supports
+    # ...nor are other paths giving up on order-other when security's callers' requests do not all
+    # end with it: then security's own code may have failed them
+    mixed = [relay[0], relay[1], edge("security", "order-other", last_for=["preserve"]), *others]
+    passer = cut_short_evidence(SpanSummary(query="env:test", edges=mixed), "security")
+    assert passer is not None and passer.strength == 1.0
