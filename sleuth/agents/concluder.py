@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from sleuth.agents.cut_short import GAVE_UP
 from sleuth.agents.give_ups import cut_strength
-from sleuth.agents.judge import SPECIFICITY, kind_scores, strongest
+from sleuth.agents.judge import SPECIFICITY, kind_scores, strongest, times_baseline
 from sleuth.agents.signals import service_role
 from sleuth.agents.topology import call_map, reachable
 from sleuth.agents.traffic import quiet_callees
@@ -28,6 +28,7 @@ FOUND_AT = 0.5
 AMBIGUOUS_RATIO = 0.9
 SYMPTOM_DISCOUNT = 0.5
 UNRELATED_DISCOUNT = 0.25
+CLEARLY_SLOWER = 1.5  # a wire slowed half again as many times as another's is the one delayed
 UNSURE_CAP = 0.45  # below FOUND_AT: ranked for the human, never named the root cause
 ACTIONS = {
     "deployment": ("rollback", "roll back the latest deploy of {s}"),
@@ -45,14 +46,14 @@ class OfflineConcluder:
         if top is None or top.confidence < FOUND_AT:
             return self._inconclusive(ranked, inp, "no hypothesis was validated by its evidence")
         rival = next((r for r in ranked[1:] if r.service != top.service), None)
-        if (
-            rival is not None
-            and rival.confidence >= FOUND_AT
-            and rival.score >= AMBIGUOUS_RATIO * top.score
-            and _support(rival, inp) >= AMBIGUOUS_RATIO * _support(top, inp)
-        ):
+        if rival is not None and _as_well_supported(rival, top, inp):
             fresh = _began_with_the_alert(top, rival, inp)
             given_up_on = _given_up_on(top, rival, inp.context)
+            tied = [
+                top,
+                *(r for r in ranked[1:] if r.service != top.service and _as_well_supported(r, top, inp)),
+            ]
+            slowest = _slowest_wire(tied, inp)
             if fresh is not None:
                 named = fresh
                 older = rival if fresh is top else top
@@ -66,6 +67,12 @@ class OfflineConcluder:
                 note = (
                     f"Not {caller.service} ({caller.kind.replace('_', ' ')}), as well supported: its requests "
                     f"give up on {named.service}'s answers, and its trouble is how it meets that failure"
+                )
+            elif slowest is not None:
+                named = slowest
+                note = (
+                    f"Not {', '.join(r.service for r in tied if r is not named)} (network), as well supported: "
+                    f"the wire into {named.service} slowed far more"
                 )
             else:
                 return self._inconclusive(
@@ -113,6 +120,30 @@ def support(c: RankedCause, h: Hypothesis, ctx: InvestigationContext) -> float:
     with the rank's own discounts (symptom, unrelated) applied as to its score."""
     raw = kind_scores(h.service, h.evidence, service_role(h.service, ctx.span_summary)).get(h.kind, 0.0)
     return round(raw * c.score / max(h.confidence, 1e-9), 3)
+
+
+def _as_well_supported(rival: RankedCause, top: RankedCause, inp: ConcludeInput) -> bool:
+    return (
+        rival.confidence >= FOUND_AT
+        and rival.score >= AMBIGUOUS_RATIO * top.score
+        and _support(rival, inp) >= AMBIGUOUS_RATIO * _support(top, inp)
+    )
+
+
+def _slowest_wire(tied: list[RankedCause], inp: ConcludeInput) -> RankedCause | None:
+    """Of equally supported wire delays, the one whose wire time grew clearly more times than every
+    other's: a delay slows the wire into its own service most; the others slowed by less are the
+    same requests' tail, or chance. None unless all are wire delays and one stands out."""
+    ratios: list[tuple[float, RankedCause]] = []
+    for c in tied:
+        h = _finding(c, inp)
+        r = times_baseline(h.evidence, "edge_latency_in") if h is not None and c.kind == "network" else None
+        if r is None:
+            return None
+        ratios.append((r, c))
+    ratios.sort(key=lambda x: -x[0])
+    (first, named), (second, _) = ratios[0], ratios[1]
+    return named if first >= CLEARLY_SLOWER * second else None
 
 
 def _began_with_the_alert(a: RankedCause, b: RankedCause, inp: ConcludeInput) -> RankedCause | None:

@@ -384,6 +384,8 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
                 "whose other calls stayed normal",
                 "edge_latency_in",
                 ratio_strength(r, 1.5, 4.0),
+                baseline=1.0,  # in times its baseline: the callers' wire times differ in scale
+                current=r,
             )
         )
     out_ratio = _out_gap(summary, service)

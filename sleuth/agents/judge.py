@@ -86,8 +86,8 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     # Own code many times slower: then even a rise its noisy baseline hides (a quarter or more) says
     # what it waits for, and a doubling of own time per request is never ordinary.
     starved_cpu = (
-        max(cpu, ratio_strength(_rise(evidence, "cpu") or 1.0) * not_load)
-        if (_rise(evidence, "self_latency") or 0) >= STARVED
+        max(cpu, ratio_strength(times_baseline(evidence, "cpu") or 1.0) * not_load)
+        if (times_baseline(evidence, "self_latency") or 0) >= STARVED
         else 0.0
     )
     resources = max(cpu, g("memory", "oom_logs"), g("disk", "disk_logs"))
@@ -147,7 +147,7 @@ STARVED = 4.0  # own time per request this many times its baseline is no queuein
 LOAD_RISE = 1.3  # fewer extra requests than this are the day's ordinary swing, not load
 
 
-def _rise(evidence: list[Evidence], signal: str) -> float | None:
+def times_baseline(evidence: list[Evidence], signal: str) -> float | None:
     """How many times its baseline a metric signal's window level is (the strongest reading of it)."""
     e = max((x for x in evidence if x.signal == signal), key=lambda x: x.strength, default=None)
     if e is None or not e.baseline or e.baseline <= 0 or e.current is None:
@@ -157,7 +157,7 @@ def _rise(evidence: list[Evidence], signal: str) -> float | None:
 
 def load_share(evidence: list[Evidence]) -> float:
     """0..1: how much of a CPU rise more requests account for (1 when the work per request did not grow)."""
-    cpu, hits = _rise(evidence, "cpu"), _rise(evidence, "hits")
+    cpu, hits = times_baseline(evidence, "cpu"), times_baseline(evidence, "hits")
     if cpu is None or hits is None or hits < LOAD_RISE or cpu <= 1.0:
         return 0.0
     return min(1.0, (hits - 1.0) / (cpu - 1.0))

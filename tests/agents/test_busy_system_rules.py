@@ -285,3 +285,54 @@ def test_two_findings_held_to_the_same_cap_are_told_apart_by_their_support() -> 
     )
     assert out.verdict == "root_cause_found" and out.root_cause is not None, out.summary
     assert out.root_cause.service == "checkout"
+
+
+def _wire(service: str, times: float) -> Hypothesis:
+    slow = Evidence(
+        source="spans",
+        query=f"spans edges of {service}",
+        observation=f"time on the wire into {service} ×{times}",
+        signal="edge_latency_in",
+        strength=1.0,
+        supports=True,
+        baseline=1.0,
+        current=times,
+    )
+    return Hypothesis(
+        id=f"h-{service}",
+        service=service,
+        kind="network",
+        statement=f"{service} is the root cause",
+        status="validated",
+        confidence=0.6,
+        evidence=[slow],
+    )
+
+
+def test_of_equal_wire_delays_the_wire_that_slowed_far_more_is_named() -> None:
+    """checkout's calls to payments take ×46 their time on the wire, its calls to email ×16: both are
+    full-strength findings held to the same cap, but a delay slows the wire into its own service most."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0))
+    for order in (
+        [_wire("email", 15.7), _wire("payments", 46.5)],
+        [_wire("payments", 46.5), _wire("email", 15.7)],
+    ):
+        out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=order))
+        assert out.verdict == "root_cause_found" and out.root_cause is not None, out.summary
+        assert out.root_cause.service == "payments", out.summary
+        assert "Not email (network), as well supported: the wire into payments slowed far more" in out.summary
+    # not clearly more (×20 against ×16), or one of the tied is no wire delay: two stories, we say so
+    close = [_wire("email", 15.7), _wire("payments", 20.0)]
+    out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=close))
+    assert out.verdict == "inconclusive"
+    starved = [_metric("cpu", 55.0, 135.0, 1.0), _metric("self_latency", 37.0, 342.0, 1.0)]
+    busy = _found("checkout", "cpu_saturation", 2).model_copy(
+        update={"evidence": [e.model_copy(update={"supports": True}) for e in starved]}
+    )
+    third = [_wire("email", 15.7), _wire("payments", 46.5), busy]
+    out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=third))
+    assert out.verdict == "inconclusive"
+    # the evidence carries how many times its baseline the wire time is
+    e = edge_evidence(SpanSummary(query="q", edges=[_edge("web", "email", 1.0, 16.0)]), "email", set())
+    into = next(x for x in e if x.signal == "edge_latency_in")
+    assert into.baseline == 1.0 and into.current is not None and into.current > 4
