@@ -78,9 +78,9 @@ class OfflineConcluder:
                 return self._inconclusive(
                     ranked, inp, f"{top.service} and {rival.service} are equally supported"
                 )
-            if named is rival:
-                ranked = [rival, *(r for r in ranked if r is not rival)]
-                top = rival
+            if named is not top:
+                ranked = [named, *(r for r in ranked if r is not named)]
+                top = named
         else:
             note = ""
         tie = _change_tie(top.service, inp.hypotheses)

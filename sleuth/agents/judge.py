@@ -83,8 +83,8 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
     slower = g("latency", "self_latency")
     not_load = 1.0 - load_share(evidence) * (1.0 - slower)
     cpu = max(g("cpu") * not_load, g("cpu_throttle"))
-    # Own code many times slower: then even a rise its noisy baseline hides (a quarter or more) says
-    # what it waits for, and a doubling of own time per request is never ordinary.
+    # Own code many times slower: then even a CPU rise its noisy baseline hides (a quarter or more)
+    # says what it waits for.
     starved_cpu = (
         max(cpu, ratio_strength(times_baseline(evidence, "cpu") or 1.0) * not_load)
         if (times_baseline(evidence, "self_latency") or 0) >= STARVED

@@ -312,7 +312,7 @@ def _wire(service: str, times: float) -> Hypothesis:
 def test_of_equal_wire_delays_the_wire_that_slowed_far_more_is_named() -> None:
     """checkout's calls to payments take ×46 their time on the wire, its calls to email ×16: both are
     full-strength findings held to the same cap, but a delay slows the wire into its own service most."""
-    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0))
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
     for order in (
         [_wire("email", 15.7), _wire("payments", 46.5)],
         [_wire("payments", 46.5), _wire("email", 15.7)],
@@ -321,6 +321,12 @@ def test_of_equal_wire_delays_the_wire_that_slowed_far_more_is_named() -> None:
         assert out.verdict == "root_cause_found" and out.root_cause is not None, out.summary
         assert out.root_cause.service == "payments", out.summary
         assert "Not email (network), as well supported: the wire into payments slowed far more" in out.summary
+    # named whichever place the ranking gave it among three
+    three = [_wire("catalog", 10.0), _wire("email", 15.7), _wire("payments", 46.5)]
+    for order in (three, three[::-1], [three[1], three[2], three[0]]):
+        out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=order))
+        assert out.root_cause is not None and out.root_cause.service == "payments", out.summary
+        assert out.ranked_causes[0].service == "payments"
     # not clearly more (×20 against ×16), or one of the tied is no wire delay: two stories, we say so
     close = [_wire("email", 15.7), _wire("payments", 20.0)]
     out = OfflineConcluder().conclude(ConcludeInput(investigation_id="i", context=c, hypotheses=close))
