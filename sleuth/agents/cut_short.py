@@ -130,9 +130,9 @@ def _answer_paths(summary: SpanSummary, service: str) -> dict[str, list[EdgeStat
 
 def answers_given_up(summary: SpanSummary, service: str, without: str | None = None) -> Shared | None:
     """The requests that get `service`'s answer, from its callers or passed on by them, pooled; with
-    the path through the caller that gives up most clearly left out (or through `without`), so that no
-    one path carries it: only an answer rejected along several paths says it is `service`'s own
-    (None: fewer than two of the other paths give up more than before)."""
+    the path through the caller that gives up most clearly left out (or through `without`), so that
+    the one path that would carry it alone does not: an answer rejected beyond it says it is
+    `service`'s own (None: fewer than two of the remaining edges give up more than before)."""
     paths = _answer_paths(summary, service)
     if without is None and paths:
         without = max(sorted(paths), key=lambda c: max(cut_strength(x) for x in paths[c]))
