@@ -223,6 +223,7 @@ def log_evidence(
 # Own time under half a millisecond is scheduling and serialisation noise: 0.2 → 0.3 ms is not a
 # service getting 50 % slower.
 SELF_TIME_FLOOR_MS = 0.5
+SOME_SPANS = 5  # fewer spans in the window say less about a service's own time, in proportion
 
 
 def _self_time_ratio(row: ServiceSpanStats) -> float | None:
@@ -240,13 +241,15 @@ def span_evidence(summary: SpanSummary, service: str) -> list[Evidence]:
     q = f"spans {summary.query} service:{service}"
     ratio = _self_time_ratio(row)
     if ratio is not None:
+        few = f" (from {row.window_spans} spans)" if row.window_spans < SOME_SPANS else ""
         out.append(
             _ev(
                 "spans",
                 q,
-                f"own time per request (excluding downstream calls) {row.window_self_ms:.1f} ms vs {row.baseline_self_ms:.1f} ms before",
+                f"own time per request (excluding downstream calls) {row.window_self_ms:.1f} ms vs {row.baseline_self_ms:.1f} ms before{few}",
                 "self_latency",
-                ratio_strength(ratio),
+                # The median of three spans is one slow call away from any value.
+                ratio_strength(ratio) * min(1.0, row.window_spans / SOME_SPANS),
                 baseline=row.baseline_self_ms,
                 current=row.window_self_ms,
             )

@@ -80,11 +80,11 @@ def test_count_floors_follow_the_unit_of_each_count() -> None:
     assert count_floor("avg:trace.http.request.duration{service:a}") == 0.0
 
 
-def own_time(before_ms: float, now_ms: float) -> float:
+def own_time(before_ms: float, now_ms: float, spans: int = 40) -> float:
     row = ServiceSpanStats(
         service="pricing",
         baseline_spans=200,
-        window_spans=40,
+        window_spans=spans,
         baseline_self_ms=before_ms,
         window_self_ms=now_ms,
     )
@@ -100,6 +100,15 @@ def test_sub_millisecond_own_time_is_noise_not_a_slowdown() -> None:
     assert own_time(0.2, 0.3) == 0.0  # +50 %, but a tenth of a millisecond
     assert own_time(0.6, 3.2) >= 0.9  # starved: several milliseconds more of its own work per span
     assert own_time(2.3, 4.3) > 0.5
+
+
+def test_own_time_from_a_handful_of_spans_counts_in_proportion() -> None:
+    """16.7 → 42.6 ms is unmistakable from forty spans; from three (the median of three, one slow call
+    away from any value) it is a lead, too weak to make a deploy nine minutes earlier the cause when
+    every metric query failed (the sandbox's metrics outage at 07:40)."""
+    assert own_time(16.7, 42.6) == 1.0
+    assert own_time(16.7, 42.6, spans=3) == 0.6
+    assert own_time(16.7, 42.6, spans=5) == 1.0
 
 
 def test_a_young_leak_is_a_suspect_before_its_memory_stands_far_above_its_baseline() -> None:
