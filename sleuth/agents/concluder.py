@@ -46,43 +46,17 @@ class OfflineConcluder:
         if top is None or top.confidence < FOUND_AT:
             return self._inconclusive(ranked, inp, "no hypothesis was validated by its evidence")
         rival = next((r for r in ranked[1:] if r.service != top.service), None)
+        note = ""
         if rival is not None and _as_well_supported(rival, top, inp):
-            fresh = _began_with_the_alert(top, rival, inp)
-            given_up_on = _given_up_on(top, rival, inp.context)
-            tied = [
-                top,
-                *(r for r in ranked[1:] if r.service != top.service and _as_well_supported(r, top, inp)),
-            ]
-            slowest = _slowest_wire(tied, inp)
-            if fresh is not None:
-                named = fresh
-                older = rival if fresh is top else top
-                note = (
-                    f"Not {older.service} ({older.kind.replace('_', ' ')}), as well supported: its trouble "
-                    "was already underway before the alert's window opened"
-                )
-            elif given_up_on is not None:
-                named = given_up_on
-                caller = rival if given_up_on is top else top
-                note = (
-                    f"Not {caller.service} ({caller.kind.replace('_', ' ')}), as well supported: its requests "
-                    f"give up on {named.service}'s answers, and its trouble is how it meets that failure"
-                )
-            elif slowest is not None:
-                named = slowest
-                note = (
-                    f"Not {', '.join(r.service for r in tied if r is not named)} (network), as well supported: "
-                    f"the wire into {named.service} slowed far more"
-                )
-            else:
+            broken = _tie_break(top, rival, ranked, inp)
+            if broken is None:
                 return self._inconclusive(
                     ranked, inp, f"{top.service} and {rival.service} are equally supported"
                 )
+            named, note = broken
             if named is not top:
                 ranked = [named, *(r for r in ranked if r is not named)]
                 top = named
-        else:
-            note = ""
         tie = _change_tie(top.service, inp.hypotheses)
         if tie:
             return self._inconclusive(ranked, inp, tie)
@@ -99,6 +73,36 @@ class OfflineConcluder:
         return Conclusion(
             verdict="inconclusive", ranked_causes=ranked[:5], summary=_summary(None, ranked, inp, why)
         )
+
+
+def _tie_break(
+    top: RankedCause, rival: RankedCause, ranked: list[RankedCause], inp: ConcludeInput
+) -> tuple[RankedCause, str] | None:
+    """Of equally supported stories, the one to name and why not the others (None: nothing tells
+    them apart). Asked in turn, first answer wins: whose trouble began with the alert, whose answers
+    the other's requests give up on, whose wire slowed far more."""
+    fresh = _began_with_the_alert(top, rival, inp)
+    if fresh is not None:
+        older = rival if fresh is top else top
+        return fresh, (
+            f"Not {older.service} ({older.kind.replace('_', ' ')}), as well supported: its trouble "
+            "was already underway before the alert's window opened"
+        )
+    given_up_on = _given_up_on(top, rival, inp.context)
+    if given_up_on is not None:
+        caller = rival if given_up_on is top else top
+        return given_up_on, (
+            f"Not {caller.service} ({caller.kind.replace('_', ' ')}), as well supported: its requests "
+            f"give up on {given_up_on.service}'s answers, and its trouble is how it meets that failure"
+        )
+    tied = [top, *(r for r in ranked[1:] if r.service != top.service and _as_well_supported(r, top, inp))]
+    slowest = _slowest_wire(tied, inp)
+    if slowest is not None:
+        return slowest, (
+            f"Not {', '.join(r.service for r in tied if r is not slowest)} (network), as well supported: "
+            f"the wire into {slowest.service} slowed far more"
+        )
+    return None
 
 
 def _finding(c: RankedCause, inp: ConcludeInput) -> Hypothesis | None:

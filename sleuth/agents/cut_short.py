@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sleuth.agents.give_ups import Shared, Shares, cut_strength, shared_give_ups
+from sleuth.agents.give_ups import Shared, cut_strength, shared_give_ups
 from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -27,8 +27,10 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     beneath = passed_on(summary, service)
     onward = beneath.strength if beneath is not None else 0.0
     relay = relayed_to(summary, service)
-    if relay is not None and relay.strength > onward:
-        onward = relay.strength
+    if relay is not None and relay.given_up.strength <= onward:
+        relay = None  # what requests beneath it give up on says as much
+    if relay is not None:
+        onward = relay.given_up.strength
     if spread is not None and spread.strength > max(cut_strength(e), shared.strength if shared else 0.0):
         cut, before, now = spread.strength, spread.sh.baseline, spread.sh.window
         observation = (
@@ -51,10 +53,10 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
             f"(was {e.baseline_ended_after:.0%})"
         )
     strength = round(cut * (1.0 - onward), 3)
-    if relay is not None and onward == relay.strength > 0:
+    if relay is not None:
         observation += (
-            f"; but its answers are {relay.callee}'s, passed on, and {relay.sh.window:.1%} of the other "
-            f"requests that get {relay.callee}'s answer give up on it too"
+            f"; but its answers are {relay.callee}'s, passed on, and {relay.given_up.sh.window:.1%} of the "
+            f"other requests that get {relay.callee}'s answer give up on it too"
         )
     elif beneath is not None and onward > 0:
         observation += f"; but {beneath.share:.0%} of {beneath.whose} now give up on {beneath.callee}'s"
@@ -143,8 +145,7 @@ class Relayed(NamedTuple):
     """A callee whose answer a service passes on, rejected along the callee's other paths too."""
 
     callee: str
-    sh: Shares
-    strength: float
+    given_up: Shared
 
 
 def relayed_to(summary: SpanSummary, service: str) -> Relayed | None:
@@ -158,8 +159,8 @@ def relayed_to(summary: SpanSummary, service: str) -> Relayed | None:
         if e.caller != service or e.callee == service or not rising or not rising <= set(e.last_call_for):
             continue
         other = answers_given_up(summary, e.callee, without=service)
-        if other is not None and (best is None or other.strength > best.strength):
-            best = Relayed(e.callee, other.sh, other.strength)
+        if other is not None and (best is None or other.strength > best.given_up.strength):
+            best = Relayed(e.callee, other)
     return best
 
 
