@@ -54,7 +54,7 @@ class _Usual:
 
 
 class Shares(NamedTuple):
-    """Of a caller's requests that would call a callee, the share that gave up on its answer (and the
+    """Of a caller's requests that called a callee, the share that gave up on its answer (and the
     share that did so by calling it again)."""
 
     baseline: float
@@ -85,7 +85,7 @@ def give_ups(baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) -> Gi
 def _ended_after(
     base: list[_Request], window: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
 ) -> dict[tuple[str, str], Shares]:
-    """(caller, callee) → how many of the caller's requests that would call the callee gave up on its
+    """(caller, callee) → how many of the caller's requests that called the callee gave up on its
     answer, cut short right after calling it or calling it again, before the alert and during it. Of a
     caller's kinds of request, the one that gives up on the callee most clearly speaks for the edge
     (giving up after a call it makes last shows in no request). Every edge seen in both periods has its
@@ -161,7 +161,7 @@ def _gave_up(
     requests: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
 ) -> tuple[Counter[_Key], Counter[_Key], Counter[_Key]]:
     """Per caller, kind of request and callee: the requests that gave up on it, those of them that
-    called it again, and those that would call it at all."""
+    called it again, and those that called it at all."""
     served: Counter[_Key] = Counter()
     gave_up: Counter[_Key] = Counter()
     again: Counter[_Key] = Counter()
@@ -169,9 +169,12 @@ def _gave_up(
         u = usual.get((service, kind))
         if u is None:
             continue
-        served.update((service, kind, c) for c in u.seen)
         if not calls:
             continue
+        # Only a request that called a callee can give up on its answer. A router's one operation calls
+        # each backend in a few of its requests: counted over all of them, one backend's failure would
+        # be diluted below notice by the traffic to the others.
+        served.update((service, kind, c) for c in set(calls) if c in u.seen)
         retried = {c for c in set(calls) if c in u.once and calls.count(c) > 1 and c in u.seen}
         given_up = set(retried)
         last = calls[-1]
@@ -254,7 +257,7 @@ class Shared(NamedTuple):
 
 def shared_give_ups(inbound: Sequence[EdgeStats]) -> Shared | None:
     """All callers' requests to one callee taken together (None: fewer than two callers give up on it
-    more than before). Each caller's edge counts the requests that could give up on the callee."""
+    more than before). Each caller's edge counts the requests that called the callee."""
     seen = [e for e in inbound if e.caller_baseline_requests > 0 and e.caller_window_requests > 0]
     rising = [e for e in seen if e.window_ended_after > e.baseline_ended_after]
     if len(rising) < MIN_SHARING:

@@ -269,7 +269,10 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                 )
             )
     for ev in h.evidence:
-        if ev.points_to and ev.supports and ev.points_to != h.service:
+        # Error lines naming a callee point to it however few they are: a handful of them is all a
+        # wrong answer may leave in its caller's logs.
+        pointed = ev.supports or (ev.signal == "downstream_log_errors" and ev.strength > 0)
+        if ev.points_to and pointed and ev.points_to != h.service:
             leads.append(
                 Lead(
                     service=ev.points_to,

@@ -130,6 +130,29 @@ def test_a_retry_in_a_few_requests_is_a_pattern_where_ending_early_is_not() -> N
     assert ended is not None and ended.strength == 0.0
 
 
+def test_a_router_s_retries_of_one_backend_count_among_the_requests_that_reached_it() -> None:
+    """A gateway's one operation sends each request to one of sixty backends. All ten of its requests
+    that reached `execute` now call it again: among the requests that called it, that is all of them;
+    counted over the gateway's six hundred, it would be under two in a hundred, below notice."""
+    backends = [f"b{i}" for i in range(59)] + ["execute"]
+
+    def routed(n: int, t0: float, retried: bool) -> list[SpanRecord]:
+        out: list[SpanRecord] = []
+        for i in range(n):
+            backend = backends[i % len(backends)]
+            calls = [backend, backend] if retried and backend == "execute" else [backend]
+            out += request(f"{t0}-{i}", t0 + i, calls)
+        return out
+
+    baseline, window = routed(600, 0.0, retried=False), routed(600, 1000.0, retried=True)
+    shares = give_ups(baseline, window).shares
+    assert shares[("web", "execute")] == Shares(0.0, 10, 1.0, 10, baseline_retried=0.0, window_retried=1.0)
+    # a backend nobody retried is counted over its own requests too, none giving up
+    assert shares[("web", "b3")] == Shares(0.0, 10, 0.0, 10)
+    ev = cut_short_evidence(summarize_spans("env:test", baseline, window), "execute")
+    assert ev is not None and ev.supports and ev.strength == 1.0
+
+
 def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
     """A caller that retries its failing callee makes as many calls as usual, but not to its usual
     callees: counted by distinct callees, its requests still end right after that callee."""

@@ -10,6 +10,7 @@ import pytest
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
 from sleuth.agents.cut_short import GAVE_UP, cut_short_evidence
+from sleuth.agents.evidence import log_evidence
 from sleuth.agents.give_ups import cut_strength
 from sleuth.agents.judge import complaints_count, judge, kind_scores
 from sleuth.agents.traffic import (
@@ -21,7 +22,7 @@ from sleuth.agents.traffic import (
 )
 from sleuth.models.alert import Alert
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext
-from sleuth.models.telemetry import Edge, EdgeStats, ServiceHealth, SpanSummary
+from sleuth.models.telemetry import Edge, EdgeStats, LogPattern, LogSummary, ServiceHealth, SpanSummary
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 # web → checkout → {payments, email}; web → catalog
@@ -482,6 +483,34 @@ def test_errors_nothing_explains_lead_to_a_callee_given_up_on_faintly() -> None:
     # too faint to be worth a test
     c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 3 / 40, 40)])
     assert judged("h1", "web", "code_error", c, errors).leads == []
+
+
+def test_a_few_new_error_lines_naming_a_callee_lead_to_it() -> None:
+    """checkout logged five new error lines, each naming payments ("response validation failed
+    [payments]"): too few to be a finding, and its own errors are payments' as checkout saw them. A
+    wrong answer may leave nothing else behind, so the lead to payments is followed, however faint."""
+    logs = LogSummary(
+        query="service:checkout",
+        error_count=5,
+        new_patterns=[
+            LogPattern(
+                pattern="[getAll][Response validation failed] payments",
+                count=5,
+                status="error",
+                sample="ERROR CheckoutImpl [getAll][Response validation failed] payments",
+            )
+        ],
+    )
+    evidence = log_evidence(logs, 1.0, "checkout", {"checkout", "payments", "web"})
+    named = next(e for e in evidence if e.signal == "downstream_log_errors")
+    assert named.points_to == "payments" and 0 < named.strength < 0.3 and not named.supports
+    c = ctx(**{s: load(1.0) for s in ("web", "checkout", "catalog", "payments", "email")})
+    leads = judged("h1", "checkout", "code_error", c, *evidence).leads
+    assert [(x.service, x.kind, x.strength) for x in leads] == [("payments", "unknown", named.strength)]
+    # two lines are the churn of any busy system: no lead
+    logs.new_patterns[0].count = 2
+    evidence = log_evidence(logs, 1.0, "checkout", {"checkout", "payments", "web"})
+    assert judged("h1", "checkout", "code_error", c, *evidence).leads == []
 
 
 def cut_evidence(c: InvestigationContext, service: str) -> Evidence:
