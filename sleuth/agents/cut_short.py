@@ -52,6 +52,12 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
             f"up on {service}'s answers: they end right after calling it or call it again "
             f"(was {e.baseline_ended_after:.0%})"
         )
+        if e.window_retried > e.baseline_retried:
+            calling = e.caller_window_calling or e.caller_window_requests
+            observation += (
+                f"; of the {calling} that called it, {e.window_retried:.0%} called it again "
+                f"(was {e.baseline_retried:.0%})"
+            )
     strength = round(cut * (1.0 - onward), 3)
     if relay is not None:
         observation += (

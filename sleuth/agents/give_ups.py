@@ -54,8 +54,8 @@ class _Usual:
 
 
 class Shares(NamedTuple):
-    """Of a caller's requests that called a callee, the share that gave up on its answer (and the
-    share that did so by calling it again)."""
+    """Of a caller's requests that would call a callee, the share that gave up on its answer; of those
+    that did call it, the share that called it again."""
 
     baseline: float
     baseline_requests: int
@@ -63,6 +63,8 @@ class Shares(NamedTuple):
     window_requests: int
     baseline_retried: float = 0.0
     window_retried: float = 0.0
+    baseline_calling: int = 0
+    window_calling: int = 0
 
 
 class GiveUps(NamedTuple):
@@ -85,13 +87,13 @@ def give_ups(baseline: Sequence[SpanRecord], window: Sequence[SpanRecord]) -> Gi
 def _ended_after(
     base: list[_Request], window: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
 ) -> dict[tuple[str, str], Shares]:
-    """(caller, callee) → how many of the caller's requests that called the callee gave up on its
+    """(caller, callee) → how many of the caller's requests that would call the callee gave up on its
     answer, cut short right after calling it or calling it again, before the alert and during it. Of a
     caller's kinds of request, the one that gives up on the callee most clearly speaks for the edge
     (giving up after a call it makes last shows in no request). Every edge seen in both periods has its
     counts, none giving up included: pooled over a callee's callers, they are part of the whole."""
-    b_gave, b_again, b_served = _gave_up(base, usual)
-    w_gave, w_again, w_served = _gave_up(window, usual)
+    b_gave, b_again, b_served, b_called = _gave_up(base, usual)
+    w_gave, w_again, w_served, w_called = _gave_up(window, usual)
     out: dict[tuple[str, str], Shares] = {}
     for key in sorted(set(b_served) & set(w_served)):
         service, _, callee = key
@@ -100,8 +102,10 @@ def _ended_after(
             b_served[key],
             _share(w_gave[key], w_served[key]),
             w_served[key],
-            _share(b_again[key], b_served[key]),
-            _share(w_again[key], w_served[key]),
+            _share(b_again[key], b_called[key]),
+            _share(w_again[key], w_called[key]),
+            b_called[key],
+            w_called[key],
         )
         held = out.get((service, callee))
         if held is None or (gave_up_strength(sh), sh.window) > (gave_up_strength(held), held.window):
@@ -159,22 +163,26 @@ _Key = tuple[str, tuple[str, str], str]  # caller, its kind of request, callee
 
 def _gave_up(
     requests: list[_Request], usual: dict[tuple[str, tuple[str, str]], _Usual]
-) -> tuple[Counter[_Key], Counter[_Key], Counter[_Key]]:
+) -> tuple[Counter[_Key], Counter[_Key], Counter[_Key], Counter[_Key]]:
     """Per caller, kind of request and callee: the requests that gave up on it, those of them that
-    called it again, and those that called it at all."""
+    called it again, those that would call it at all, and those that did."""
     served: Counter[_Key] = Counter()
+    called: Counter[_Key] = Counter()
     gave_up: Counter[_Key] = Counter()
     again: Counter[_Key] = Counter()
     for service, kind, calls in requests:
         u = usual.get((service, kind))
         if u is None:
             continue
+        served.update((service, kind, c) for c in u.seen)
         if not calls:
             continue
-        # Only a request that called a callee can give up on its answer. A router's one operation calls
-        # each backend in a few of its requests: counted over all of them, one backend's failure would
-        # be diluted below notice by the traffic to the others.
-        served.update((service, kind, c) for c in set(calls) if c in u.seen)
+        # Only a request that called a callee can call it again. A router's one operation calls each
+        # backend in a few of its requests: counted over all of them, one backend's rejected answers
+        # would be diluted below notice by the traffic to the others. Ending right after a call stays
+        # a share of all the requests that would make it: that may be the caller's own code failing
+        # next, and a router's failing code ends its requests after whichever backend they called.
+        called.update((service, kind, c) for c in set(calls) if c in u.seen)
         retried = {c for c in set(calls) if c in u.once and calls.count(c) > 1 and c in u.seen}
         given_up = set(retried)
         last = calls[-1]
@@ -187,7 +195,7 @@ def _gave_up(
             given_up.add(last)
         gave_up.update((service, kind, c) for c in given_up if c in u.seen)
         again.update((service, kind, c) for c in retried)
-    return gave_up, again, served
+    return gave_up, again, served, called
 
 
 class _Request(NamedTuple):
@@ -220,6 +228,8 @@ def cut_strength(e: EdgeStats) -> float:
             e.caller_window_requests,
             e.baseline_retried,
             e.window_retried,
+            e.caller_baseline_calling,
+            e.caller_window_calling,
         )
     )
 
@@ -229,7 +239,11 @@ def gave_up_strength(sh: Shares) -> float:
     return max(
         _rise(sh.baseline, sh.baseline_requests, sh.window, sh.window_requests, MATERIAL),
         _rise(
-            sh.baseline_retried, sh.baseline_requests, sh.window_retried, sh.window_requests, MATERIAL_RETRIED
+            sh.baseline_retried,
+            sh.baseline_calling or sh.baseline_requests,
+            sh.window_retried,
+            sh.window_calling or sh.window_requests,
+            MATERIAL_RETRIED,
         ),
     )
 
@@ -257,7 +271,7 @@ class Shared(NamedTuple):
 
 def shared_give_ups(inbound: Sequence[EdgeStats]) -> Shared | None:
     """All callers' requests to one callee taken together (None: fewer than two callers give up on it
-    more than before). Each caller's edge counts the requests that called the callee."""
+    more than before). Each caller's edge counts the requests that could give up on the callee."""
     seen = [e for e in inbound if e.caller_baseline_requests > 0 and e.caller_window_requests > 0]
     rising = [e for e in seen if e.window_ended_after > e.baseline_ended_after]
     if len(rising) < MIN_SHARING:

@@ -287,6 +287,8 @@ def _with_cut_short(
             "caller_window_requests": sh.window_requests,
             "baseline_retried": round(sh.baseline_retried, 4),
             "window_retried": round(sh.window_retried, 4),
+            "caller_baseline_calling": sh.baseline_calling,
+            "caller_window_calling": sh.window_calling,
             "last_call_for": list(last.get((e.caller, e.callee), ())),
         }
         out.append(e.model_copy(update=update))

@@ -182,10 +182,12 @@ def rejected_callee(ctx: InvestigationContext, service: str, retried: bool = Tru
     if ctx.span_summary is None:
         return None
 
-    def rise(e: EdgeStats) -> tuple[float, float]:
+    def rise(e: EdgeStats) -> tuple[float, float, int]:
+        """The window's share, its rise, and of how many requests."""
         if retried:
-            return e.window_retried, e.window_retried - e.baseline_retried
-        return e.window_ended_after, e.window_ended_after - e.baseline_ended_after
+            of = e.caller_window_calling or e.caller_window_requests
+            return e.window_retried, e.window_retried - e.baseline_retried, of
+        return e.window_ended_after, e.window_ended_after - e.baseline_ended_after, e.caller_window_requests
 
     material = MATERIAL_RETRIED if retried else MATERIAL
     rejected = [
@@ -195,7 +197,7 @@ def rejected_callee(ctx: InvestigationContext, service: str, retried: bool = Tru
         and e.callee != service
         and rise(e)[1] >= material
         # shares arrive rounded: 2 of 17 is 0.1176, which times 17 falls just short of 2
-        and round(rise(e)[0] * e.caller_window_requests) >= MIN_REJECTED
+        and round(rise(e)[0] * rise(e)[2]) >= MIN_REJECTED
     ]
     return max(rejected, key=lambda e: (rise(e)[1], e.callee), default=None)
 

@@ -109,9 +109,12 @@ class EdgeStats(BaseModel):
     window_ended_after: float = 0.0
     caller_baseline_requests: int = 0
     caller_window_requests: int = 0
-    # Of those, the share that gave up by calling it again (a retry: the first answer was rejected).
+    # Of the caller's requests that called it (0: not counted, read as all of them), the share that
+    # called it again: a retry, the first answer rejected.
     baseline_retried: float = 0.0
     window_retried: float = 0.0
+    caller_baseline_calling: int = 0
+    caller_window_calling: int = 0
     # Callers whose requests to this edge's caller always end with this call: its answer becomes theirs.
     last_call_for: list[str] = Field(default_factory=list)
 

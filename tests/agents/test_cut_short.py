@@ -70,7 +70,12 @@ def test_requests_ending_right_after_one_callee_implicate_it() -> None:
     baseline, window = spans(100, 0.0), spans(100, 1000.0, cut_after="catalog")
     shares = give_ups(baseline, window).shares
     assert shares[("web", "catalog")] == Shares(
-        baseline=0.0, baseline_requests=100, window=1.0, window_requests=100
+        baseline=0.0,
+        baseline_requests=100,
+        window=1.0,
+        window_requests=100,
+        baseline_calling=100,
+        window_calling=100,
     )
     summary = summarize_spans("env:test", baseline, window)
     ev = cut_short_evidence(summary, "catalog")
@@ -133,7 +138,9 @@ def test_a_retry_in_a_few_requests_is_a_pattern_where_ending_early_is_not() -> N
 def test_a_router_s_retries_of_one_backend_count_among_the_requests_that_reached_it() -> None:
     """A gateway's one operation sends each request to one of sixty backends. All ten of its requests
     that reached `execute` now call it again: among the requests that called it, that is all of them;
-    counted over the gateway's six hundred, it would be under two in a hundred, below notice."""
+    counted over the gateway's six hundred, it would be under two in a hundred, below notice. Ending
+    right after a backend stays a share of all six hundred: a router's own failing code ends its
+    requests after whichever backend they called."""
     backends = [f"b{i}" for i in range(59)] + ["execute"]
 
     def routed(n: int, t0: float, retried: bool) -> list[SpanRecord]:
@@ -146,11 +153,12 @@ def test_a_router_s_retries_of_one_backend_count_among_the_requests_that_reached
 
     baseline, window = routed(600, 0.0, retried=False), routed(600, 1000.0, retried=True)
     shares = give_ups(baseline, window).shares
-    assert shares[("web", "execute")] == Shares(0.0, 10, 1.0, 10, baseline_retried=0.0, window_retried=1.0)
-    # a backend nobody retried is counted over its own requests too, none giving up
-    assert shares[("web", "b3")] == Shares(0.0, 10, 0.0, 10)
+    assert shares[("web", "execute")] == Shares(0.0, 600, 10 / 600, 600, 0.0, 1.0, 10, 10)
+    # a backend nobody retried is counted over its own requests too, none calling it again
+    assert shares[("web", "b3")] == Shares(0.0, 600, 0.0, 600, 0.0, 0.0, 10, 10)
     ev = cut_short_evidence(summarize_spans("env:test", baseline, window), "execute")
     assert ev is not None and ev.supports and ev.strength == 1.0
+    assert "of the 10 that called it, 100% called it again (was 0%)" in ev.observation
 
 
 def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
@@ -161,7 +169,9 @@ def test_retrying_the_call_that_fails_still_ends_the_request_short() -> None:
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, retried if i % 2 == 0 else CALLS)
     shares = give_ups(spans(60, 1000.0), window).shares
-    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
+    assert shares[("web", "catalog")] == Shares(
+        0.0, 60, 0.5, 60, 0.0, 0.5, baseline_calling=60, window_calling=60
+    )
 
 
 def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> None:
@@ -171,16 +181,18 @@ def test_calling_the_same_callee_again_is_giving_up_on_its_first_answer() -> Non
     for i in range(60):
         window += request(f"w-{i}", 2000.0 + i, again if i % 2 == 0 else CALLS)
     shares = give_ups(spans(60, 1000.0), window).shares
-    assert shares[("web", "catalog")] == Shares(0.0, 60, 0.5, 60, baseline_retried=0.0, window_retried=0.5)
+    assert shares[("web", "catalog")] == Shares(
+        0.0, 60, 0.5, 60, 0.0, 0.5, baseline_calling=60, window_calling=60
+    )
     # every callee the caller would call is counted, the ones nobody gave up on included
-    assert shares[("web", "cart")] == Shares(0.0, 60, 0.0, 60)
+    assert shares[("web", "cart")] == Shares(0.0, 60, 0.0, 60, baseline_calling=60, window_calling=60)
 
 
 def test_a_request_that_skips_the_call_it_always_makes_next_was_cut_short() -> None:
     """Stopping one call early is not "half its usual calls", but a call it always made is missing."""
     window = spans(60, 1000.0, cut_after="ads")  # four of five calls: shipping, always last, is gone
     shares = give_ups(spans(60, 0.0), window).shares
-    assert shares[("web", "ads")] == Shares(0.0, 60, 1.0, 60)
+    assert shares[("web", "ads")] == Shares(0.0, 60, 1.0, 60, baseline_calling=60, window_calling=60)
     # too few requests before make no habit to break
     assert give_ups(spans(MIN_HABIT - 1, 0.0), window).shares[("web", "ads")].window == 0.0
 
@@ -197,7 +209,9 @@ def test_one_endpoint_serving_two_callers_is_judged_per_caller() -> None:
         return out
 
     shares = give_ups(mix(60, 0.0, cut=False), mix(60, 1000.0, cut=True)).shares
-    assert shares[("payments", "ledger")] == Shares(0.0, 60, 20 / 60, 60)
+    assert shares[("payments", "ledger")] == Shares(
+        0.0, 60, 20 / 60, 60, baseline_calling=60, window_calling=60
+    )
 
 
 def test_the_callee_a_service_always_calls_last_is_known_per_caller() -> None:
