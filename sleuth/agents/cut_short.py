@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sleuth.agents.give_ups import Shared, cut_strength, shared_give_ups
+from sleuth.agents.give_ups import Shared, cut_strength, retried_of, shared_give_ups
 from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -53,9 +53,8 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
             f"(was {e.baseline_ended_after:.0%})"
         )
         if e.window_retried > e.baseline_retried:
-            calling = e.caller_window_calling or e.caller_window_requests
             observation += (
-                f"; of the {calling} that called it, {e.window_retried:.0%} called it again "
+                f"; of the {retried_of(e)} that called it, {e.window_retried:.0%} called it again "
                 f"(was {e.baseline_retried:.0%})"
             )
     strength = round(cut * (1.0 - onward), 3)

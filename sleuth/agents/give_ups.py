@@ -234,6 +234,12 @@ def cut_strength(e: EdgeStats) -> float:
     )
 
 
+def retried_of(e: EdgeStats) -> int:
+    """How many of the caller's window requests its retried share is of: those that called the callee
+    (a summary that did not count them: all the caller's requests)."""
+    return e.caller_window_calling or e.caller_window_requests
+
+
 def gave_up_strength(sh: Shares) -> float:
     """0..1 (0: no more than chance, or than the baseline's own habit, allows)."""
     return max(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sleuth.agents.cut_short import GAVE_UP, passed_on
-from sleuth.agents.give_ups import MATERIAL, MATERIAL_RETRIED, cut_strength
+from sleuth.agents.give_ups import MATERIAL, MATERIAL_RETRIED, cut_strength, retried_of
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
 from sleuth.agents.topology import call_map, reachable
@@ -185,8 +185,7 @@ def rejected_callee(ctx: InvestigationContext, service: str, retried: bool = Tru
     def rise(e: EdgeStats) -> tuple[float, float, int]:
         """The window's share, its rise, and of how many requests."""
         if retried:
-            of = e.caller_window_calling or e.caller_window_requests
-            return e.window_retried, e.window_retried - e.baseline_retried, of
+            return e.window_retried, e.window_retried - e.baseline_retried, retried_of(e)
         return e.window_ended_after, e.window_ended_after - e.baseline_ended_after, e.caller_window_requests
 
     material = MATERIAL_RETRIED if retried else MATERIAL
