@@ -153,3 +153,25 @@ async def test_budget_exhaustion_concludes_with_partial_findings(
         assert {x.round for x in report.hypotheses} == {1}
     if setting == "SLEUTH_MAX_DATADOG_CALLS":
         assert report.usage.datadog_calls <= value + 2  # publishing has its own small allowance
+
+
+async def test_a_deadline_passing_while_the_context_is_gathered_still_concludes(
+    temporal_client: Client,
+) -> None:
+    """Every span search takes 3 s, the deadline is 2 s: it passes before the context is in. The context
+    is still gathered whole (there is nothing to conclude from without it); no hypothesis is tested, each
+    planned one says the deadline left it untested, and the report says the deadline ended the work."""
+    world = world_with()
+    async with harness(temporal_client, world, approval_timeout=1, SLEUTH_DEADLINE_SECONDS=2) as h:
+        h.server.faults.add("/api/v2/spans", "slow", times=100, delay_seconds=3.0)
+        started = time.monotonic()
+        wid = await h.fire()
+        report = await h.handle(wid).result()
+        seconds = time.monotonic() - started
+    assert report.verdict == "inconclusive", (report.verdict, report.summary, report.gaps)
+    assert report.stop_reason == "deadline reached"
+    assert report.service == load_truth(world).alert_service
+    assert all(x.status == "inconclusive" for x in report.hypotheses)
+    assert all(any(g.reason == "not tested: deadline reached" for g in x.gaps) for x in report.hypotheses)
+    assert report.publication is not None and report.publication.event_id
+    assert seconds < 60

@@ -65,6 +65,11 @@ PUBLISH_RETRY = RetryPolicy(
 )
 
 
+# Without a context there is nothing to conclude from, so a deadline that passes while it is gathered
+# ends planning and testing, not the gathering (a stop still does; the activity has its own timeout).
+CONTEXT_OUTLASTS_DEADLINE = "context-outlasts-deadline"
+
+
 class Stopped(Exception):
     """Raised inside the workflow when a human pressed stop or a budget ran out."""
 
@@ -149,6 +154,7 @@ class InvestigateAlert:
                 ),
                 GatherContextResult,
                 timeout=timedelta(seconds=60),
+                outlasts_deadline=True,
             )
         except ActivityError as err:
             self._gaps.append(EvidenceGap(source="monitor", query="gather context", reason=_why(err)))
@@ -377,25 +383,35 @@ class InvestigateAlert:
     # -- helpers that keep the story short -------------------------------------------------------
 
     async def _activity(
-        self, name: str, arg: Any, result_type: type[T], timeout: timedelta, stoppable: bool = True
+        self,
+        name: str,
+        arg: Any,
+        result_type: type[T],
+        timeout: timedelta,
+        stoppable: bool = True,
+        outlasts_deadline: bool = False,
     ) -> T:
+        """Run an activity, cut short by a stop and (unless it `outlasts_deadline`) by the deadline."""
         task: asyncio.Task[T] = asyncio.create_task(
             workflow.execute_activity(
                 name,
                 arg,
                 result_type=result_type,
-                start_to_close_timeout=self._ledger.bounded(timeout, workflow.now()),
+                start_to_close_timeout=timeout
+                if outlasts_deadline
+                else self._ledger.bounded(timeout, workflow.now()),
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,
                 summary=name.replace("_", " "),
             )
         )
         if stoppable:
-            await self._wait(task.done, [task])
+            await self._wait(task.done, [task], outlasts_deadline)
         return await task
 
-    async def _wait(self, ready: Any, tasks: Any) -> None:
-        """Wait for `ready`, but give up at once on stop or when the wall-clock deadline passes."""
+    async def _wait(self, ready: Any, tasks: Any, outlasts_deadline: bool = False) -> None:
+        """Wait for `ready`, but give up at once on stop or when the wall-clock deadline passes (unless
+        what is awaited `outlasts_deadline`: then the deadline is only recorded, and ends what follows)."""
         remaining = self._ledger.seconds_left(workflow.now())
         try:
             await workflow.wait_condition(
@@ -403,6 +419,8 @@ class InvestigateAlert:
             )
         except TimeoutError:
             self._stop_reason = self._stop_reason or DEADLINE
+            if outlasts_deadline and workflow.patched(CONTEXT_OUTLASTS_DEADLINE):
+                await workflow.wait_condition(lambda: ready() or self._stop is not None)
         if self._stop is not None or not ready():
             pending = [t for t in tasks if not t.done()]
             for t in pending:
