@@ -200,7 +200,12 @@ def judge(h: Hypothesis, ctx: InvestigationContext | None = None) -> Hypothesis:
     confidence = round(min(score, cap, MAX_CONFIDENCE), 3)
     if score >= VALIDATE_AT and confidence >= VALIDATE_AT:
         status = "validated"
-    elif score < INVALIDATE_BELOW and _primary_measured(h.kind, seen) and not _doubled(h.kind, h.evidence):
+    elif (
+        score < INVALIDATE_BELOW
+        and _primary_measured(h.kind, seen)
+        and not _doubled(h.kind, h.evidence)
+        and not _logged_while_counts_unread(h)
+    ):
         status = "invalidated"
     else:
         status = "inconclusive"
@@ -234,6 +239,19 @@ def _primary_measured(kind: RootCauseKind, seen: set[str]) -> bool:
     unreadable telemetry leaves it open (inconclusive), never invalidated."""
     needs = KIND_SIGNALS.get(kind, ())
     return bool(needs) and needs[0] in seen
+
+
+def _logged_while_counts_unread(h: Hypothesis) -> bool:
+    """Its own error logs rose while its metrics could not be read: a sample of spans showing no new
+    errors cannot then rule out a kind that errors define (the complete counts might show them)."""
+    needs = KIND_SIGNALS.get(h.kind, ())
+    return (
+        bool(needs)
+        and needs[0] == "originated_errors"
+        and strongest(h.evidence).get("log_errors", 0.0) >= SUPPORT_THRESHOLD
+        and "errors" not in measured(h.evidence)
+        and any(g.unread and g.source == "metrics" for g in h.gaps)
+    )
 
 
 def _doubled(kind: RootCauseKind, evidence: list[Evidence]) -> bool:

@@ -9,6 +9,8 @@ from sleuth.models.telemetry import EvidenceGap
 class DatadogError(Exception):
     """A Datadog call that did not produce data. `what` is short and human: "403", "timeout", ..."""
 
+    unread = True  # the data may exist: the call just did not bring it back
+
     def __init__(self, what: str, path: str, detail: str = "") -> None:
         super().__init__(f"{what} from {path}" + (f": {detail}" if detail else ""))
         self.what = what
@@ -17,7 +19,10 @@ class DatadogError(Exception):
 
     def gap(self, source: TelemetrySource, query: str) -> EvidenceGap:
         return EvidenceGap(
-            source=source, query=query, reason=f"{source} unavailable: {self.what} from {self.path}"
+            source=source,
+            query=query,
+            reason=f"{source} unavailable: {self.what} from {self.path}",
+            unread=self.unread,
         )
 
 
@@ -26,7 +31,7 @@ class DatadogAuthError(DatadogError):
 
 
 class DatadogNotFound(DatadogError):
-    pass
+    unread = False  # Datadog answered: there is no such thing
 
 
 class DatadogRequestError(DatadogError):
@@ -47,5 +52,8 @@ class CallBudgetExhausted(DatadogError):
 
     def gap(self, source: TelemetrySource, query: str) -> EvidenceGap:
         return EvidenceGap(
-            source=source, query=query, reason=f"{source} not queried: Datadog call budget exhausted"
+            source=source,
+            query=query,
+            reason=f"{source} not queried: Datadog call budget exhausted",
+            unread=True,
         )

@@ -16,6 +16,9 @@ class EvidenceGap(BaseModel):
     source: TelemetrySource
     query: str
     reason: str  # e.g. "logs unavailable: 403 from /api/v2/logs/events/search"
+    # The query got no answer (it failed, or the budget kept it from being sent): what it would have
+    # said is unknown. False when Datadog answered that there is no such data.
+    unread: bool = False
 
 
 class MonitorInfo(BaseModel):

@@ -4,9 +4,11 @@ service's hypothesis starts from, and how findings that the confidence caps leav
 from __future__ import annotations
 
 from sleuth.agents.concluder import rank
+from sleuth.agents.judge import judge
 from sleuth.agents.planner import guess_kind
-from sleuth.models.investigation import Evidence
-from sleuth.models.telemetry import EdgeStats, SpanSummary
+from sleuth.gateway.errors import DatadogNotFound, DatadogUnavailable
+from sleuth.models.investigation import Evidence, Hypothesis
+from sleuth.models.telemetry import EdgeStats, EvidenceGap, SpanSummary
 from tests.agents.test_traffic import _ev, ctx, judged, load
 
 
@@ -66,3 +68,27 @@ def test_findings_tied_by_their_caps_are_ordered_by_how_much_telemetry_agrees() 
     broad = judged("h2", "payments", "network", c, wire, _ev("spans", "self_latency", 1.0))
     assert narrow.confidence == broad.confidence  # both capped by their single source
     assert [r.service for r in rank([narrow, broad], c)][:2] == ["payments", "email"]
+
+
+def test_a_span_sample_cannot_rule_out_errors_its_own_logs_show_while_metrics_are_unreadable() -> None:
+    """Every metrics query failed; route's error logs rose, its sampled spans show no new errors. The
+    sample alone cannot rule code errors out. It can when the metrics answered, or the logs are quiet."""
+    c = ctx(web=load(1.0))
+    sample = [_ev("spans", "originated_errors", 0.1), _ev("spans", "self_latency", 1.0)]
+    outage = DatadogUnavailable("503", "/api/v2/query/timeseries").gap("metrics", "q")
+    answered = DatadogNotFound("404", "/api/v2/query/timeseries").gap("metrics", "q")
+    assert outage.unread and not answered.unread
+
+    def tried(*evidence: Evidence, gaps: list[EvidenceGap]) -> str:
+        h = Hypothesis(
+            id="h", service="route", kind="code_error", statement="s", evidence=list(evidence), gaps=gaps
+        )
+        return judge(h, c).status
+
+    logged = _ev("logs", "log_errors", 1.0)
+    assert tried(*sample, logged, gaps=[outage]) == "inconclusive"
+    assert tried(*sample, logged, gaps=[answered]) == "invalidated"
+    assert tried(*sample, logged, gaps=[]) == "invalidated"
+    assert tried(*sample, _ev("logs", "log_errors", 0.0), gaps=[outage]) == "invalidated"
+    # the complete error counts were read (from another query): the sample is not alone
+    assert tried(*sample, logged, _ev("metrics", "errors", 0.0), gaps=[outage]) == "invalidated"
