@@ -36,7 +36,9 @@ def investigate(
     anchor_second: int | None = None,
     at: str | None = None,
     late: float = 0.0,
-) -> tuple[str, bool, bool, str]:
+    metrics_outage: bool = False,
+) -> tuple[str, bool, bool, str, str | None]:
+    """(what it found, as text; root cause first?; in the top three?; the case; the service named)."""
     [case] = cases_for(dataset, [name])  # built in the worker process: case factories do not pickle
     settings = Settings()
     budget = settings.budget()
@@ -57,11 +59,18 @@ def investigate(
     else:
         server = case.server()
     server.start()
+    if metrics_outage:  # every metric query answered 503, as in a Datadog metrics outage
+        server.faults.add("/api/v2/query", "503", times=1_000_000)
     server.ctx.advance(late)  # as when a loaded worker starts the investigation late
     lines: list[str] = []
     try:
         gw = DatadogGateway(
-            GatewayConfig(base_url=server.url, api_key=server.ctx.api_key, app_key=server.ctx.app_key),
+            GatewayConfig(
+                base_url=server.url,
+                api_key=server.ctx.api_key,
+                app_key=server.ctx.app_key,
+                max_retries=settings.datadog_max_retries,
+            ),
             CallBudget(budget.max_datadog_calls),
         )
         alert = WebhookPayload.model_validate(server.alert_payload()).to_alert()
@@ -122,7 +131,7 @@ def investigate(
                 )
             for g in h.gaps[:3]:
                 lines.append(f"      gap: {g.reason}")
-    return head + ("\n" + "\n".join(lines) if lines else ""), top1, top3, case.name
+    return head + ("\n" + "\n".join(lines) if lines else ""), top1, top3, case.name, predicted
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,16 @@
 """Run every sandbox world at many fixed alert times and count, per world, how often it concludes right.
 
     python -m bench.sandbox_sweep [--days 5] [--every-hours 3] [--jobs 2] [--out bench/results/sandbox-sweep.md]
-                                  [--first ISO] [--late S] [--rounds N] [--worlds NAME ...]
+                                  [--first ISO] [--late S] [--rounds N] [--worlds NAME ...] [--metrics-outage]
 
 A sandbox world's noise is keyed by absolute time, so one `sleuth eval` run sees one draw of it; a
 verdict that only holds at some times of day is luck. This replays each world with its alert firing
 at a grid of fixed instants (repeatable: the same grid gives the same draws) through the same
 in-process loop as `bench.diagnose`.
+
+With `--metrics-outage` every metric query answers 503 (spans, logs and events still answer): a
+verdict is then correct when it names the root cause or, with too little left to tell, no one; it is
+wrong only when it names another service.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         help="at most this many rounds (SLEUTH_MAX_ROUNDS), e.g. 1 as when a budget ends round 1",
     )
     p.add_argument("--worlds", nargs="*", help="only these worlds")
+    p.add_argument("--metrics-outage", action="store_true", help="every metric query fails (503) throughout")
     a = p.parse_args(argv)
     if a.rounds:
         os.environ["SLEUTH_MAX_ROUNDS"] = str(a.rounds)  # read by each worker process's Settings()
@@ -56,14 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(name, at) for at in grid for name in names]
     started = datetime.now(UTC)
     misses: dict[str, list[str]] = defaultdict(list)
+    undecided: dict[str, int] = defaultdict(int)  # with --metrics-outage: concluded naming no one
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         futures = [
-            pool.submit(investigate, "sandbox", name, False, None, at.isoformat(), a.late)
+            pool.submit(investigate, "sandbox", name, False, None, at.isoformat(), a.late, a.metrics_outage)
             for name, at in jobs
         ]
         for i, ((name, at), fut) in enumerate(zip(jobs, futures, strict=True), 1):
-            head, top1, _, _ = fut.result()
-            if not top1:
+            head, top1, _, _, named = fut.result()
+            if not top1 and named is None and a.metrics_outage:
+                undecided[name] += 1
+            elif not top1:
                 misses[name].append(f"{at:%Y-%m-%dT%H:%M}Z: {head.split('→', 1)[1].strip()}")
                 print(f"MISS at {at:%Y-%m-%dT%H:%M}Z {head}", flush=True)
             if i % len(names) == 0:
@@ -83,21 +91,31 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --late {a.late:g}" if a.late else "")
         + (f" --rounds {a.rounds}" if a.rounds else "")
         + (f" --worlds {' '.join(a.worlds)}" if a.worlds else "")
+        + (" --metrics-outage" if a.metrics_outage else "")
         + f"`, {seconds:.0f} s"
         + (f", each investigation starting {a.late:g} s after its alert" if a.late else "")
         + (f", at most {a.rounds} round(s) per investigation" if a.rounds else "")
+        + (", every metric query failing (503) throughout" if a.metrics_outage else "")
         + ".",
         "",
         f"**{total - wrong}/{total} verdicts correct ({(total - wrong) / total:.1%})** — a world is correct when "
-        "its root cause is ranked first, or, for a designed-inconclusive world, it concludes `inconclusive`.",
+        "its root cause is ranked first, or, for a designed-inconclusive world, it concludes `inconclusive`"
+        + (
+            f"; with metrics out, also when it names no one ({sum(undecided.values())} of the correct ones)."
+            if a.metrics_outage
+            else "."
+        ),
         "",
-        "| world | correct | instants |",
-        "|---|---|---|",
+        "| world | correct | of which naming no one | instants |"
+        if a.metrics_outage
+        else "| world | correct | instants |",
+        "|---|---|---|---|" if a.metrics_outage else "|---|---|---|",
     ]
     for name in names:
         missed = misses.get(name, [])
+        none = f" {undecided.get(name, 0)} |" if a.metrics_outage else ""
         lines.append(
-            f"| {name} | {len(grid) - len(missed)}/{len(grid)} | {'misses below' if missed else ''} |"
+            f"| {name} | {len(grid) - len(missed)}/{len(grid)} |{none} {'misses below' if missed else ''} |"
         )
     for name, items in misses.items():
         lines += ["", f"## {name}", ""] + [f"- {m}" for m in items]

@@ -423,13 +423,16 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
             )
             if e.baseline_p50_ms and e.window_p50_ms is not None:
                 ratio = e.window_p50_ms / max(e.baseline_p50_ms, 0.05)
+                n = e.window_calls
+                few = f" (from {n} call{'' if n == 1 else 's'})" if n < SOME_SPANS else ""
                 out.append(
                     _ev(
                         "spans",
                         q,
-                        f"calls from {service} to external {e.callee}: p50 {e.window_p50_ms:.0f} ms vs {e.baseline_p50_ms:.0f} ms",
+                        f"calls from {service} to external {e.callee}: p50 {e.window_p50_ms:.0f} ms vs {e.baseline_p50_ms:.0f} ms{few}",
                         "external_latency",
-                        ratio_strength(ratio),
+                        # as with its own time: the median of one or two calls is any value
+                        ratio_strength(ratio) * min(1.0, e.window_calls / SOME_SPANS),
                     )
                 )
     return out

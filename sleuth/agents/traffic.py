@@ -57,6 +57,10 @@ def quiet_callees(ctx: InvestigationContext, service: str) -> list[tuple[float, 
         ratio = ratios.get(callee)
         if service not in who or ratio is None or ratio >= QUIET:
             continue
+        if who == {service}:
+            ratio /= mine  # its only caller's load moved: so would the calls it receives
+            if ratio >= QUIET:
+                continue
         # With other callers whose load also held, the silence is shared out between them.
         held = [c for c in who if (ratios.get(c) or 0.0) >= HELD]
         quiet.append((round(min(1.0, (QUIET - ratio) / 0.3) / max(1, len(held)), 3), callee))

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 import pytest
 
 from sleuth.agents import context as context_agent
+from sleuth.agents.evidence import edge_evidence
 from sleuth.agents.peers import caller_log_evidence, peer_evidence
 from sleuth.agents.planner import rank_suspects
 from sleuth.gateway import CallBudget, DatadogGateway, GatewayConfig
 from sleuth.intake.payload import WebhookPayload
 from sleuth.models.investigation import Evidence, InvestigationContext
-from sleuth.models.telemetry import EvidenceGap
+from sleuth.models.telemetry import EdgeStats, EvidenceGap, ServiceSpanStats, SpanSummary
 from sleuth.sandbox import SandboxServer
 
 AT = datetime(2026, 11, 20, 3, 17, tzinfo=UTC)  # an instant where only a few calls to the API were traced
@@ -93,3 +94,35 @@ def test_a_queue_without_a_tracer_is_seen_failing_through_its_producers() -> Non
     assert kafka.seen_by_callers and kafka.error_rate_now > 0.2 > kafka.error_rate_before
     assert not health["ingest-api"].seen_by_callers, "a traced service speaks for itself"
     assert rank_suspects(ctx)[0][0] == "clickstream-kafka"
+
+
+def test_one_slow_call_to_an_external_says_little_about_it() -> None:
+    """The median of one call is whatever that call took: its latency reading is weighed by how many
+    calls the window saw, as a service's own time is by its spans."""
+
+    def latency(window_calls: int) -> Evidence:
+        summary = SpanSummary(
+            query="env:prod",
+            services=[
+                ServiceSpanStats(service="labels", baseline_spans=40, window_spans=10),
+                ServiceSpanStats(service="label-storage", instrumented=False),
+            ],
+            edges=[
+                EdgeStats(
+                    caller="labels",
+                    callee="label-storage",
+                    callee_host="api.labelstorage.example.com",
+                    baseline_calls=40,
+                    window_calls=window_calls,
+                    baseline_p50_ms=37.0,
+                    window_p50_ms=93.0,
+                )
+            ],
+        )
+        [ev] = [e for e in edge_evidence(summary, "labels", set()) if e.signal == "external_latency"]
+        return ev
+
+    one, ten = latency(1), latency(10)
+    assert ten.strength == 1.0 and ten.supports
+    assert one.strength == pytest.approx(0.2) and not one.supports
+    assert "(from 1 call)" in one.observation

@@ -69,6 +69,19 @@ def test_quiet_callees_of_a_caller_that_lost_its_own_load_say_nothing() -> None:
     assert starved_callees(c, "checkout") is None
 
 
+def test_a_sole_callers_retried_load_is_what_its_callees_quiet_is_read_against() -> None:
+    """checkout serves 174 % of its usual requests (its callers retry it) while payments and email, whose
+    only caller it is, get 26 %: against the calls checkout's load would make, that is 15 %."""
+    c = ctx(web=load(1.0), checkout=load(1.74), payments=load(0.26), email=load(0.26), catalog=load(1.0))
+    against_load = quiet_callees(c, "checkout")
+    assert [callee for _, callee in against_load] == ["payments", "email"]
+    assert against_load[0][0] == pytest.approx(min(1.0, (0.4 - 0.26 / 1.74) / 0.3), abs=1e-3)
+    assert against_load[0][0] > 0.8  # read against the usual load alone it was 0.47
+    # a caller whose load fell makes fewer calls: 26 % of the usual while it serves 65 % is not quiet
+    c = ctx(web=load(1.0), checkout=load(0.65), payments=load(0.26), email=load(0.26), catalog=load(1.0))
+    assert quiet_callees(c, "checkout") == []
+
+
 def test_errors_are_unexplained_only_when_every_callee_is_seen_and_healthy() -> None:
     healthy = dict(checkout=load(1.0), catalog=load(1.0))
     web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
