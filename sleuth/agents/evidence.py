@@ -432,7 +432,7 @@ def edge_evidence(summary: SpanSummary, service: str, known: set[str]) -> list[E
                         f"calls from {service} to external {e.callee}: p50 {e.window_p50_ms:.0f} ms vs {e.baseline_p50_ms:.0f} ms{few}",
                         "external_latency",
                         # as with its own time: the median of one or two calls is any value
-                        ratio_strength(ratio) * min(1.0, e.window_calls / SOME_SPANS),
+                        ratio_strength(ratio) * min(1.0, n / SOME_SPANS),
                     )
                 )
     return out

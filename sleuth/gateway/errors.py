@@ -55,5 +55,5 @@ class CallBudgetExhausted(DatadogError):
             source=source,
             query=query,
             reason=f"{source} not queried: Datadog call budget exhausted",
-            unread=True,
+            unread=self.unread,
         )
