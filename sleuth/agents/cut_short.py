@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sleuth.agents.give_ups import Shared, cut_strength, retried_of, shared_give_ups
+from sleuth.agents.give_ups import Shared, Shares, cut_strength, retried_of, shared_give_ups
 from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -24,13 +24,7 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     e = max(inbound, key=cut_strength)
     shared = shared_give_ups(inbound)
     spread = answers_given_up(summary, service)
-    beneath = passed_on(summary, service)
-    onward = beneath.strength if beneath is not None else 0.0
-    relay = relayed_to(summary, service)
-    if relay is not None and relay.given_up.strength <= onward:
-        relay = None  # what requests beneath it give up on says as much
-    if relay is not None:
-        onward = relay.given_up.strength
+    onward = not_its_own(summary, service)
     if spread is not None and spread.strength > max(cut_strength(e), shared.strength if shared else 0.0):
         cut, before, now = spread.strength, spread.sh.baseline, spread.sh.window
         observation = (
@@ -57,14 +51,10 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
                 f"; of the {retried_of(e)} that called it, {e.window_retried:.0%} called it again "
                 f"(was {e.baseline_retried:.0%})"
             )
-    strength = round(cut * (1.0 - onward), 3)
-    if relay is not None:
-        observation += (
-            f"; but its answers are {relay.callee}'s, passed on, and {relay.given_up.sh.window:.1%} of the "
-            f"other requests that get {relay.callee}'s answer give up on it too"
-        )
-    elif beneath is not None and onward > 0:
-        observation += f"; but {beneath.share:.0%} of {beneath.whose} now give up on {beneath.callee}'s"
+    strength = cut
+    if onward is not None:
+        strength = round(cut * (1.0 - onward.strength), 3)
+        observation += onward.why
     return Evidence(
         source="spans",
         query=f"spans {summary.query} callers of {service}",
@@ -75,6 +65,33 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         baseline=before,
         current=now,
     )
+
+
+class NotItsOwn(NamedTuple):
+    """How clearly a failure given up on at a service is passed on from beneath it (0..1), and why."""
+
+    strength: float
+    why: str  # to append to what was observed of the service
+
+
+def not_its_own(summary: SpanSummary, service: str) -> NotItsOwn | None:
+    """How clearly `service` passes on a failure from beneath it (None: nothing says so): requests of
+    its own, or beneath it, give up on some callee; or the answer its callers give up on is a callee's,
+    rejected along that callee's other paths too. The clearer of the two speaks."""
+    beneath = passed_on(summary, service)
+    onward = beneath.strength if beneath is not None else 0.0
+    relay = relayed_to(summary, service)
+    if relay is not None and relay.given_up.strength > onward:
+        return NotItsOwn(
+            relay.given_up.strength,
+            f"; but its answers are {relay.callee}'s, passed on, and {relay.given_up.sh.window:.1%} of the "
+            f"other requests that get {relay.callee}'s answer give up on it too",
+        )
+    if beneath is not None and onward > 0:
+        return NotItsOwn(
+            onward, f"; but {beneath.share:.0%} of {beneath.whose} now give up on {beneath.callee}'s"
+        )
+    return None
 
 
 class Onward(NamedTuple):
@@ -163,10 +180,27 @@ def relayed_to(summary: SpanSummary, service: str) -> Relayed | None:
     for e in summary.edges:
         if e.caller != service or e.callee == service or not rising or not rising <= set(e.last_call_for):
             continue
-        other = answers_given_up(summary, e.callee, without=service)
+        other = answers_given_up(summary, e.callee, without=service) or _one_other_path(
+            summary, e.callee, without=service
+        )
         if other is not None and (best is None or other.strength > best.given_up.strength):
             best = Relayed(e.callee, other)
     return best
+
+
+def _one_other_path(summary: SpanSummary, service: str, without: str) -> Shared | None:
+    """The one edge, on a path to `service`'s answer that does not pass through `without`, whose
+    requests give up on it most clearly (None: none does). One caller rejecting the same answer
+    elsewhere says as much as several pooled: the answer was wrong before `without` passed it on."""
+    paths = _answer_paths(summary, service)
+    rising = [x for c, p in paths.items() if c != without for x in p if cut_strength(x) > 0]
+    if not rising:
+        return None
+    e = max(rising, key=lambda x: (cut_strength(x), x.caller, x.callee))
+    sh = Shares(
+        e.baseline_ended_after, e.caller_baseline_requests, e.window_ended_after, e.caller_window_requests
+    )
+    return Shared(sh, 1, cut_strength(e))
 
 
 RELAYED = 0.45  # below VALIDATE_AT: a wrong answer passed on is a lead to follow, never a finding

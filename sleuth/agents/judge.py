@@ -7,11 +7,11 @@ were measured and are normal, and inconclusive otherwise: a guess is never promo
 
 from __future__ import annotations
 
-from sleuth.agents.cut_short import GAVE_UP, RELAYED, rejected_answers
+from sleuth.agents.cut_short import GAVE_UP, ONE_HOP_FURTHER, RELAYED, rejected_answers
 from sleuth.agents.evidence import SUPPORT_THRESHOLD, ratio_strength
 from sleuth.agents.give_ups import cut_strength
 from sleuth.agents.signals import KIND_SIGNALS, observed_only_from_outside, service_role
-from sleuth.agents.traffic import faint_give_ups
+from sleuth.agents.traffic import FAINT, answered_by, faint_give_ups, gave_up_more, lone_give_up
 from sleuth.models.common import RootCauseKind
 from sleuth.models.investigation import Evidence, Hypothesis, InvestigationContext, Lead
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -133,7 +133,9 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         * (1.0 - 0.6 * max(resources, changed)),
         "deployment": min(g("deployment_event"), symptom) if g("deployment_event") else 0.0,
         "config_change": min(g("config_event"), symptom) if g("config_event") else 0.0,
-        "traffic_surge": g("hits") * (1.0 if g("hits") >= 0.6 else 0.5),
+        # More requests than usual are a cause only where they hurt: a surge the service absorbed,
+        # slowing and failing nothing, is a weaker finding, as a resource signal alone is.
+        "traffic_surge": _corroborated(g("hits") * (1.0 if g("hits") >= 0.6 else 0.5), symptom),
         # The external peer is the cause; its callers only see it. They get a lead to it instead.
         "external_dependency": max(_external_own(s, seen), g("external_errors", "external_latency"))
         if role == "external"
@@ -343,6 +345,19 @@ def _leads(h: Hypothesis, scores: dict[RootCauseKind, float], ctx: Investigation
                     strength=cut_strength(e),
                 )
             )
+        lone = lone_give_up(ctx, h.service)
+        if lone is not None and lone.callee not in {lead.service for lead in leads}:
+            # ...or where the only requests that give up do, however few, and whose answer that was
+            for hops, service in enumerate([lone.callee, *answered_by(ctx, lone.caller, lone.callee)]):
+                leads.append(
+                    Lead(
+                        service=service,
+                        kind="code_error",
+                        reason=f"only {lone.caller}'s requests give up on {lone.callee}'s answers "
+                        f"({gave_up_more(lone)} of {lone.caller_window_requests} sampled)",
+                        strength=round(FAINT * ONE_HOP_FURTHER**hops, 3),
+                    )
+                )
     return leads[:6]
 
 

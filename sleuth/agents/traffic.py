@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sleuth.agents.cut_short import GAVE_UP, passed_on
+from sleuth.agents.cut_short import GAVE_UP, ONE_HOP_FURTHER, not_its_own
 from sleuth.agents.give_ups import MATERIAL, MATERIAL_RETRIED, cut_strength, retried_of
 from sleuth.agents.health import error_logs_z
 from sleuth.agents.stats import squash
@@ -29,6 +29,8 @@ LOGGED_Z = 5.0  # error logs this far above their baseline are clear (stats.squa
 ALERTED = 0.3
 FAINT = GAVE_UP / 2  # a give-up this clear is a lead for errors nothing else explains, never a finding
 MIN_REJECTED = 2  # sampled requests calling a callee again: one may be a client's own retry policy
+LONE = 0.5  # the only requests giving up, however few: as clear as a lead (cut_short.RELAYED, with 0.9)
+MAX_HOPS = 3  # an answer passed on further than this says nothing of where it came from
 # A callee receiving this many times the calls its callers' load explains is being called again (a
 # shift in what the callers' requests do moves it by a few percent); at AGAIN_FULL above one, clearly.
 AGAIN = 1.2
@@ -145,10 +147,10 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
     strength, observation = max(found)
     # As with requests cut short: a service whose own requests, or those beneath it, give up on a
     # callee of theirs may only be passing that callee's failure on.
-    beneath = passed_on(ctx.span_summary, service) if ctx.span_summary is not None else None
-    if beneath is not None and (onward := beneath.strength) > 0:
-        strength = round(strength * (1.0 - onward), 3)
-        observation += f"; but requests beneath it give up on {beneath.callee}'s ({onward:.2f})"
+    onward = not_its_own(ctx.span_summary, service) if ctx.span_summary is not None else None
+    if onward is not None:
+        strength = round(strength * (1.0 - onward.strength), 3)
+        observation += onward.why
     return Evidence(
         source="metrics",
         query=f"sum:trace.*.hits{{env:{ctx.env or '*'}}} by {{service}}",
@@ -249,8 +251,11 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
     if entry is None or entry == service:
         return None
     given_up = _given_up_beneath(ctx, entry)
-    if _errors_nothing_shows(ctx, entry, measured=ALERTED) is None or not given_up:
+    errors = _errors_nothing_shows(ctx, entry, measured=ALERTED)
+    if errors is None:
         return None
+    if not given_up:
+        return _where_a_few_end(ctx, entry, service)
     # Where requests at or beneath a callee give up on a callee of theirs, its failures come from
     # further down.
     callees = call_map(ctx.edges)
@@ -266,6 +271,75 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
         f"while no service shows errors of its own; beneath it, {best.caller}'s requests give up on {service}'s answers",
         cut_strength(best),
     )
+
+
+def _where_a_few_end(ctx: InvestigationContext, entry: str, service: str) -> Evidence | None:
+    """The alerting service's unexplained errors, where no request beneath it clearly gives up, but
+    a few of one caller's do, on one callee, and nowhere else: there they may end. A wrong answer on a
+    path few requests take leaves only a handful in a sample. Never more than a lead's strength: a
+    handful is also what chance leaves. The callee's answer may be one it passed on, a little less
+    likely with each hop."""
+    lone = lone_give_up(ctx, entry)
+    if lone is None:
+        return None
+    chain = [lone.callee, *answered_by(ctx, lone.caller, lone.callee)]
+    if service not in chain:
+        return None
+    hops = chain.index(service)
+    n, of = gave_up_more(lone), lone.caller_window_requests
+    passed = f", answers that end with {service}'s" if hops else ""
+    return _error_rate_evidence(
+        ctx,
+        entry,
+        "explains_errors",
+        f"while no service shows errors of its own; beneath it, only {lone.caller}'s requests give up on "
+        f"{lone.callee}'s answers{passed}: {n} of {of} sampled (was {lone.baseline_ended_after:.0%})",
+        LONE * ONE_HOP_FURTHER**hops,
+    )
+
+
+def gave_up_more(e: EdgeStats) -> int:
+    """How many more of the caller's sampled window requests gave up on the callee than its baseline
+    share explains."""
+    # shares arrive rounded: 2 of 17 is 0.1176, which times 17 falls just short of 2
+    return round((e.window_ended_after - e.baseline_ended_after) * e.caller_window_requests)
+
+
+def lone_give_up(ctx: InvestigationContext, service: str) -> EdgeStats | None:
+    """The one place beneath `service` where a few more requests than before give up on a callee's
+    answer, however few (None: nowhere, or in more than one place once those passing a failure on
+    from beneath are set aside)."""
+    if ctx.span_summary is None:
+        return None
+    beneath = _downstream(ctx, service)
+    few = [
+        e
+        for e in ctx.span_summary.edges
+        if e.caller in beneath and e.caller != e.callee and gave_up_more(e) >= MIN_REJECTED
+    ]
+    deepest = [e for e in few if not _passes_on(e, few, call_map(ctx.edges))] or few
+    if len({e.callee for e in deepest}) != 1:
+        return None
+    return max(deepest, key=lambda e: (gave_up_more(e), e.caller))
+
+
+def answered_by(ctx: InvestigationContext, caller: str, callee: str) -> list[str]:
+    """The services whose answer `callee`'s answer to `caller` is, passed on: the call its requests
+    from `caller` always end with, and so on down (nearest first)."""
+    if ctx.span_summary is None:
+        return []
+    out: list[str] = []
+    while len(out) < MAX_HOPS:
+        nxt = sorted(
+            e.callee
+            for e in ctx.span_summary.edges
+            if e.caller == callee and caller in e.last_call_for and e.callee not in (caller, callee, *out)
+        )
+        if not nxt:
+            break
+        caller, callee = callee, nxt[0]
+        out.append(callee)
+    return out
 
 
 def faint_give_ups(ctx: InvestigationContext, service: str) -> list[EdgeStats]:

@@ -348,11 +348,25 @@ def test_an_answer_rejected_along_several_paths_is_the_callee_s_not_the_relay_s(
     assert source.supports and source.strength > passer.strength
     assert "passed on by them" in source.observation
     assert "its answers are order-other's, passed on" in passer.observation
-    # one other path giving up is not enough to move the answer off security
+    # one other path giving up, less often than one caller's give-ups need to count, is not enough
+    # to move the answer off security
     one = SpanSummary(query="env:test", edges=[*relay, *others[:2], edge("admin", "admin-order"), others[3]])
     source, passer = cut_short_evidence(one, "order-other"), cut_short_evidence(one, "security")
     assert source is not None and passer is not None
     assert passer.supports and passer.strength == 1.0 and not source.supports
+    # ...but one that clearly does says the answer was wrong before security passed it on
+    clear = SpanSummary(
+        query="env:test",
+        edges=[
+            *relay,
+            edge("execute", "order-other", gave_up=12 / 60),
+            *others[1:3],
+            edge("admin", "admin-order"),
+        ],
+    )
+    passer = cut_short_evidence(clear, "security")
+    assert passer is not None and passer.strength < 0.5
+    assert "its answers are order-other's, passed on, and 20.0% of the other requests" in passer.observation
     # ...nor are other paths giving up on order-other when security's callers' requests do not all
     # end with it: then security's own code may have failed them
     mixed = [relay[0], relay[1], edge("security", "order-other", last_for=["preserve"]), *others]

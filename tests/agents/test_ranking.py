@@ -3,11 +3,12 @@ service's hypothesis starts from, and how findings that the confidence caps leav
 
 from __future__ import annotations
 
-from sleuth.agents.concluder import rank
+from sleuth.agents.concluder import OfflineConcluder, rank
 from sleuth.agents.judge import judge
 from sleuth.agents.planner import guess_kind
 from sleuth.gateway.errors import DatadogNotFound, DatadogUnavailable
 from sleuth.models.investigation import Evidence, Hypothesis
+from sleuth.models.requests import ConcludeInput
 from sleuth.models.telemetry import EdgeStats, EvidenceGap, SpanSummary
 from tests.agents.test_traffic import _ev, ctx, judged, load
 
@@ -92,3 +93,24 @@ def test_a_span_sample_cannot_rule_out_errors_its_own_logs_show_while_metrics_ar
     assert tried(*sample, _ev("logs", "log_errors", 0.0), gaps=[outage]) == "invalidated"
     # the complete error counts were read (from another query): the sample is not alone
     assert tried(*sample, logged, _ev("metrics", "errors", 0.0), gaps=[outage]) == "invalidated"
+
+
+def test_a_surge_that_slowed_and_failed_nothing_does_not_rival_a_climbing_leak() -> None:
+    """catalog's traffic nearly tripled (and its CPU with it) but it answered as fast and failed
+    nothing; email's memory climbed every minute. More requests are a cause only where they hurt."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(2.8))
+    hits = _ev("metrics", "hits", 0.64)
+    absorbed = judged("h1", "catalog", "traffic_surge", c, hits, _ev("metrics", "cpu", 0.69))
+    leak = judged("h2", "email", "memory_pressure", c, _ev("metrics", "memory", 1.0))
+    assert leak.status == "validated"
+    assert absorbed.confidence < leak.confidence
+    out = OfflineConcluder().conclude(
+        ConcludeInput(investigation_id="i", context=c, hypotheses=[absorbed, leak])
+    )
+    assert out.verdict == "root_cause_found" and out.root_cause is not None, out.summary
+    assert out.root_cause.service == "email"
+    # the same surge, now slowing the service it arrives at: the surge is a finding again
+    slowed = judged(
+        "h3", "catalog", "traffic_surge", c, hits, _ev("metrics", "cpu", 0.69), _ev("metrics", "latency", 1.0)
+    )
+    assert slowed.status == "validated" and slowed.confidence >= absorbed.confidence + 0.1

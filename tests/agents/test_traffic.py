@@ -9,10 +9,10 @@ import pytest
 
 from sleuth.agents import stats
 from sleuth.agents.concluder import rank
-from sleuth.agents.cut_short import GAVE_UP, cut_short_evidence
+from sleuth.agents.cut_short import GAVE_UP, RELAYED, cut_short_evidence
 from sleuth.agents.evidence import log_evidence
 from sleuth.agents.give_ups import cut_strength
-from sleuth.agents.judge import complaints_count, judge, kind_scores
+from sleuth.agents.judge import VALIDATE_AT, complaints_count, judge, kind_scores
 from sleuth.agents.traffic import (
     quiet_callees,
     starved_callees,
@@ -469,7 +469,7 @@ def test_requests_that_stop_on_a_service_passing_a_failure_on_point_further_down
     )
     passed = stopped_on(c, "checkout")
     assert passed is not None and not passed.supports and passed.strength == 0.0
-    assert "requests beneath it give up on payments's" in passed.observation
+    assert "of its own now give up on payments" in passed.observation
 
 
 def test_errors_nothing_explains_lead_to_a_callee_given_up_on_faintly() -> None:
@@ -493,8 +493,42 @@ def test_errors_nothing_explains_lead_to_a_callee_given_up_on_faintly() -> None:
     assert lead.status == "inconclusive" and lead.confidence == 0.0
     # not from a service the alert is not on
     assert judged("h3", "checkout", "code_error", c, errors).leads == []
-    # too faint to be worth a test
-    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("checkout", "payments", 3 / 40, 40)])
+    # too faint to be worth a test where others give up as often elsewhere
+    c.span_summary = SpanSummary(
+        query="env:test",
+        edges=[gave_up("checkout", "payments", 3 / 40, 40), gave_up("checkout", "email", 3 / 40, 40)],
+    )
+    assert judged("h1", "web", "code_error", c, errors).leads == []
+
+
+def test_errors_nothing_explains_end_where_the_only_requests_giving_up_do_however_few() -> None:
+    """web's errors rose and nothing shows errors; 3 of 40 of checkout's requests give up on payments'
+    answers, and nowhere else does any request give up: too few to count alone, yet the only place the
+    errors can end. payments is a lead and an inconclusive finding, as is ledger, whose answer payments
+    passes on to checkout; with a second place giving up as often, neither."""
+    web = load(1.0, error_rate_before=0.0, error_rate_now=0.05, error_z=8.0)
+    c = ctx(web=web, **{s: load(1.0) for s in ("checkout", "catalog", "payments", "email", "ledger")})
+    lone = [gave_up("checkout", "payments", 3 / 40, 40), gave_up("payments", "ledger", 0.0)]
+    lone[1].last_call_for = ["checkout"]
+    c.span_summary = SpanSummary(query="env:test", edges=lone)
+    assert cut_strength(lone[0]) == 0.0
+    errors = unexplained_errors(c, "web")
+    assert errors is not None and errors.supports
+    leads = judged("h1", "web", "code_error", c, errors).leads
+    assert [(lead.service, lead.kind) for lead in leads] == [
+        ("payments", "code_error"),
+        ("ledger", "code_error"),
+    ]
+    assert leads[0].strength > leads[1].strength
+    payments, ledger = where_errors_end(c, "payments"), where_errors_end(c, "ledger")
+    assert payments is not None and ledger is not None and where_errors_end(c, "email") is None
+    assert "only checkout's requests give up on payments's answers: 3 of 40" in payments.observation
+    assert payments.supports and ledger.strength < payments.strength <= RELAYED
+    for service, ev in (("payments", payments), ("ledger", ledger)):
+        found = judged("h2", service, "code_error", c, ev)
+        assert found.status == "inconclusive" and 0.0 < found.confidence < VALIDATE_AT
+    c.span_summary = SpanSummary(query="env:test", edges=[*lone, gave_up("checkout", "email", 3 / 40, 40)])
+    assert where_errors_end(c, "payments") is None
     assert judged("h1", "web", "code_error", c, errors).leads == []
 
 
