@@ -251,8 +251,7 @@ def where_errors_end(ctx: InvestigationContext, service: str) -> Evidence | None
     if entry is None or entry == service:
         return None
     given_up = _given_up_beneath(ctx, entry)
-    errors = _errors_nothing_shows(ctx, entry, measured=ALERTED)
-    if errors is None:
+    if _errors_nothing_shows(ctx, entry, measured=ALERTED) is None:
         return None
     if not given_up:
         return _where_a_few_end(ctx, entry, service)
