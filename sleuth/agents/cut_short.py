@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sleuth.agents.give_ups import Shared, Shares, cut_strength, retried_of, shared_give_ups
+from sleuth.agents.give_ups import Shared, cut_strength, edge_shares, retried_of, shared_give_ups
 from sleuth.agents.topology import call_map, reachable
 from sleuth.models.investigation import Evidence
 from sleuth.models.telemetry import EdgeStats, SpanSummary
@@ -197,10 +197,7 @@ def _one_other_path(summary: SpanSummary, service: str, without: str) -> Shared 
     if not rising:
         return None
     e = max(rising, key=lambda x: (cut_strength(x), x.caller, x.callee))
-    sh = Shares(
-        e.baseline_ended_after, e.caller_baseline_requests, e.window_ended_after, e.caller_window_requests
-    )
-    return Shared(sh, 1, cut_strength(e))
+    return Shared(edge_shares(e), 1, cut_strength(e))
 
 
 RELAYED = 0.45  # below VALIDATE_AT: a wrong answer passed on is a lead to follow, never a finding

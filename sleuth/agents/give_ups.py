@@ -218,20 +218,23 @@ def _requests(spans: Sequence[SpanRecord]) -> list[_Request]:
     ]
 
 
+def edge_shares(e: EdgeStats) -> Shares:
+    """The shares of an edge's caller's requests that gave up on its callee, as measured."""
+    return Shares(
+        e.baseline_ended_after,
+        e.caller_baseline_requests,
+        e.window_ended_after,
+        e.caller_window_requests,
+        e.baseline_retried,
+        e.window_retried,
+        e.caller_baseline_calling,
+        e.caller_window_calling,
+    )
+
+
 def cut_strength(e: EdgeStats) -> float:
     """How clearly more of the caller's requests now give up on this callee's answer than before."""
-    return gave_up_strength(
-        Shares(
-            e.baseline_ended_after,
-            e.caller_baseline_requests,
-            e.window_ended_after,
-            e.caller_window_requests,
-            e.baseline_retried,
-            e.window_retried,
-            e.caller_baseline_calling,
-            e.caller_window_calling,
-        )
-    )
+    return gave_up_strength(edge_shares(e))
 
 
 def retried_of(e: EdgeStats) -> int:

@@ -316,7 +316,8 @@ def lone_give_up(ctx: InvestigationContext, service: str) -> EdgeStats | None:
         for e in ctx.span_summary.edges
         if e.caller in beneath and e.caller != e.callee and gave_up_more(e) >= MIN_REJECTED
     ]
-    deepest = [e for e in few if not _passes_on(e, few, call_map(ctx.edges))] or few
+    callees = call_map(ctx.edges)
+    deepest = [e for e in few if not _passes_on(e, few, callees)] or few
     if len({e.callee for e in deepest}) != 1:
         return None
     return max(deepest, key=lambda e: (gave_up_more(e), e.caller))
