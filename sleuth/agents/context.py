@@ -34,6 +34,11 @@ SPAN_SAMPLE = 5000  # spans per search, newest first: on a busy system, a window
 # sample the rest of the period; at most this many.
 SPAN_SLICES = 6
 SPAN_SAMPLED_BASELINE = timedelta(minutes=3)
+# The spans' normal period ends this long before the window: an alert may fire minutes into a fault
+# whose onset its own signal does not show, and the latest spans before a 3-minute window would then
+# hold the fault's first minutes as "normal". Spans compare medians of a short sample; the metrics'
+# hour is long enough not to need it.
+SPAN_GUARD = timedelta(minutes=2)
 LOG_COUNTS_GRACE = timedelta(seconds=1)  # how long the rest of the context waits for error-log counts
 SIGNAL_HISTORY = timedelta(hours=2)
 CHANGE_LOOKBACK = timedelta(hours=3)
@@ -144,13 +149,14 @@ def gather(gateway: DatadogGateway, alert: Alert, now: datetime) -> Investigatio
     # been under way).
     trouble = max(window_start, min(onset or window_start, at))
     window = _spans(gateway, span_query, window_start, min(window_end, at), gaps, trouble)
+    span_baseline_end = baseline_end - SPAN_GUARD
     baseline = _spans(
         gateway,
         span_query,
-        baseline_end - SPAN_BASELINE,
-        baseline_end,
+        span_baseline_end - SPAN_BASELINE,
+        span_baseline_end,
         gaps,
-        baseline_end - SPAN_SAMPLED_BASELINE,
+        span_baseline_end - SPAN_SAMPLED_BASELINE,
     )
     window_spans, baseline_spans = window.latest, baseline.latest
     edges = edges_from_spans([*baseline.every, *window.every])

@@ -118,13 +118,10 @@ def kind_scores(service: str, evidence: list[Evidence], role: str = "service") -
         "dependency_failure": (max(own, g("queue_lag", "cache_health")) if is_infra else 0.0),
         # Errors the service itself originates; new log signatures alone could be echoes of a callee.
         "code_error": max(
-            g(
-                "originated_errors",
-                "unexplained_errors",
-                "ends_callers",
-                "explains_errors",
-                "answer_passed_on",
-            ),
+            g("originated_errors", "unexplained_errors", "answer_passed_on"),
+            # Its callers give up on its answers while its own new errors blame another service's:
+            # the failure it answers with is passed on, in as far as its logs say so.
+            g("ends_callers", "explains_errors") * (1.0 - g("downstream_log_errors")),
             0.7 * g("new_log_patterns"),
             0.8 * g("fanout_change"),
             # Its callers reject what it answers while its own telemetry looks fine: a wrong answer.

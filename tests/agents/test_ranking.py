@@ -114,3 +114,23 @@ def test_a_surge_that_slowed_and_failed_nothing_does_not_rival_a_climbing_leak()
         "h3", "catalog", "traffic_surge", c, hits, _ev("metrics", "cpu", 0.69), _ev("metrics", "latency", 1.0)
     )
     assert slowed.status == "validated" and slowed.confidence >= absorbed.confidence + 0.1
+
+
+def test_a_service_given_up_on_whose_own_errors_blame_a_callee_is_passing_that_failure_on() -> None:
+    """checkout's callers give up on its answers, and its new error lines say payments answered wrong
+    (`Response validation failed: payments returned ...`); payments' own telemetry is quiet, but the
+    error lines of its callers name it. The wrong answer is payments', passed on by checkout."""
+    c = ctx(web=load(1.0), checkout=load(1.0), payments=load(1.0), email=load(1.0), catalog=load(1.0))
+    given_up = _ev("spans", "ends_callers", 0.82)
+    blamed = _ev("logs", "downstream_log_errors", 0.76).model_copy(update={"points_to": "payments"})
+    relay = judged("h1", "checkout", "code_error", c, given_up, blamed, _ev("logs", "log_errors", 1.0))
+    named = judged("h2", "payments", "code_error", c, _ev("logs", "named_in_errors", 1.0))
+    assert named.status == "validated"
+    assert relay.confidence < named.confidence
+    out = OfflineConcluder().conclude(
+        ConcludeInput(investigation_id="i", context=c, hypotheses=[relay, named])
+    )
+    assert out.root_cause is not None and out.root_cause.service == "payments", out.summary
+    # the same give-ups with nothing in its own logs blaming another: they are checkout's own
+    own = judged("h3", "checkout", "code_error", c, given_up, _ev("logs", "log_errors", 1.0))
+    assert own.status == "validated" and own.confidence > named.confidence
