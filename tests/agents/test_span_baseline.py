@@ -9,18 +9,20 @@ from sleuth.agents import context
 from sleuth.gateway import DatadogGateway
 from sleuth.gateway.records import SpanRecord
 from sleuth.models.alert import Alert
+from tests.agents.test_span_sample import Spans
 
 ALERT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PER_SECOND = 50  # requests; two spans each: a busy system, where one search holds 50 seconds
 WIRE_MS, DELAYED_MS = 2.0, 300.0
 
 
-class Busy:
+class Busy(Spans):
     """`web` calls `api` on every request; from `delayed_from` on, the wire between them adds 300 ms.
     Answers only what `context.gather` asks; metrics, logs and events are empty (as when unread)."""
 
     def __init__(self, delayed_from: datetime) -> None:
         self.spans: list[SpanRecord] = []
+        self.searches = 0
         t0 = ALERT - timedelta(minutes=21)
         for k in range(21 * 60 * PER_SECOND):
             start = t0.timestamp() + k / PER_SECOND
@@ -38,10 +40,6 @@ class Busy:
                     duration_ms=20,
                 ),
             ]
-
-    def search_spans(self, query: str, start: datetime, end: datetime, limit: int = 5000) -> list[SpanRecord]:
-        lo, hi = start.timestamp(), end.timestamp()
-        return sorted((s for s in self.spans if lo <= s.start <= hi), key=lambda s: -s.start)[:limit]
 
     def query_metrics(self, *args: object, **kw: object) -> list[object]:
         return []
