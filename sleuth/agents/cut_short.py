@@ -24,9 +24,12 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     e = max(inbound, key=cut_strength)
     shared = shared_give_ups(inbound)
     spread = answers_given_up(summary, service)
-    onward = not_its_own(summary, service)
+    # How much the share of requests ending on its answers rose, to weigh a give-up beneath against;
+    # none where they call it again instead (a share of other requests).
+    ended = 0.0
     if spread is not None and spread.strength > max(cut_strength(e), shared.strength if shared else 0.0):
         cut, before, now = spread.strength, spread.sh.baseline, spread.sh.window
+        ended = now - before
         observation = (
             f"{now:.1%} of the {spread.sh.window_requests} sampled requests that get {service}'s answer, "
             f"from its callers or passed on by them, now give up on it, though none of its callers "
@@ -34,6 +37,7 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         )
     elif shared is not None and shared.strength > cut_strength(e):
         cut, before, now = shared.strength, shared.sh.baseline, shared.sh.window
+        ended = now - before
         observation = (
             f"{now:.1%} of the {shared.sh.window_requests} sampled requests of {shared.callers} callers, "
             f"taken together, now give up on {service}'s answers: they end right after calling it or call "
@@ -51,7 +55,10 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
                 f"; of the {retried_of(e)} that called it, {e.window_retried:.0%} called it again "
                 f"(was {e.baseline_retried:.0%})"
             )
+        else:
+            ended = now - before
     strength = cut
+    onward = not_its_own(summary, service, given_up=ended)
     if onward is not None:
         strength = round(cut * (1.0 - onward.strength), 3)
         observation += onward.why
@@ -74,16 +81,34 @@ class NotItsOwn(NamedTuple):
     why: str  # to append to what was observed of the service
 
 
-def not_its_own(summary: SpanSummary, service: str) -> NotItsOwn | None:
+def accounted_for(strength: float, rise: float, given_up: float) -> float:
+    """How much of a give-up at a service one beneath it accounts for (0..1): as clearly as it is
+    new, or, once it is new at all, as much as its rise covers of the rise at the service. A few
+    requests giving up beneath a service are faint evidence by themselves, but when they are as many,
+    for their share, as those giving up on the service, they are the same requests."""
+    if strength <= 0.0 or given_up <= 0.0:
+        return strength
+    return round(max(strength, min(1.0, rise / given_up)), 3)
+
+
+def not_its_own(summary: SpanSummary, service: str, given_up: float = 0.0) -> NotItsOwn | None:
     """How clearly `service` passes on a failure from beneath it (None: nothing says so): requests of
     its own, or beneath it, give up on some callee; or the answer its callers give up on is a callee's,
-    rejected along that callee's other paths too. The clearer of the two speaks."""
+    rejected along that callee's other paths too. The clearer of the two speaks. `given_up`: how much
+    the share of requests giving up on `service` rose (0: judge by clarity alone)."""
     beneath = passed_on(summary, service)
-    onward = beneath.strength if beneath is not None else 0.0
+    onward = accounted_for(beneath.strength, beneath.rise, given_up) if beneath is not None else 0.0
     relay = relayed_to(summary, service)
-    if relay is not None and relay.given_up.strength > onward:
+    relayed = (
+        accounted_for(
+            relay.given_up.strength, relay.given_up.sh.window - relay.given_up.sh.baseline, given_up
+        )
+        if relay is not None
+        else 0.0
+    )
+    if relay is not None and relayed > onward:
         return NotItsOwn(
-            relay.given_up.strength,
+            relayed,
             f"; but its answers are {relay.callee}'s, passed on, and {relay.given_up.sh.window:.1%} of the "
             f"other requests that get {relay.callee}'s answer give up on it too",
         )
@@ -101,6 +126,7 @@ class Onward(NamedTuple):
     callee: str
     share: float  # of the requests that would call it, in the alert window
     whose: str
+    rise: float  # of that share over the baseline's
 
 
 def passed_on(summary: SpanSummary, service: str) -> Onward | None:
@@ -117,6 +143,7 @@ def passed_on(summary: SpanSummary, service: str) -> Onward | None:
             e.callee,
             e.window_ended_after,
             "its own" if e.caller == service else f"{e.caller}'s beneath it",
+            e.window_ended_after - e.baseline_ended_after,
         )
         for e in outbound
     ]
@@ -130,12 +157,13 @@ def passed_on(summary: SpanSummary, service: str) -> Onward | None:
                     callee,
                     shared.sh.window,
                     f"{shared.callers} callers' requests beneath it, taken together,",
+                    shared.sh.window - shared.sh.baseline,
                 )
             )
     if not found:
         return None
-    strength, _, callee, share, whose = max(found)
-    return Onward(strength, callee, share, whose)
+    strength, _, callee, share, whose, rise = max(found)
+    return Onward(strength, callee, share, whose, rise)
 
 
 def _answer_paths(summary: SpanSummary, service: str) -> dict[str, list[EdgeStats]]:
@@ -156,11 +184,20 @@ def answers_given_up(summary: SpanSummary, service: str, without: str | None = N
     """The requests that get `service`'s answer, from its callers or passed on by them, pooled; with
     the path through the caller that gives up most clearly left out (or through `without`), so that
     the one path that would carry it alone does not: an answer rejected beyond it says it is
-    `service`'s own (None: fewer than two of the remaining edges give up more than before)."""
+    `service`'s own (None: fewer than two of the remaining edges give up more than before). Where
+    another path's requests give up on it too, however few, that path no longer carries it alone: all
+    paths are pooled."""
     paths = _answer_paths(summary, service)
-    if without is None and paths:
-        without = max(sorted(paths), key=lambda c: max(cut_strength(x) for x in paths[c]))
-    return shared_give_ups([x for c, p in paths.items() if c != without for x in p])
+    if without is not None:
+        return shared_give_ups([x for c, p in paths.items() if c != without for x in p])
+    if not paths:
+        return None
+    alone = max(sorted(paths), key=lambda c: max(cut_strength(x) for x in paths[c]))
+    rest = [x for c, p in paths.items() if c != alone for x in p]
+    found = [shared_give_ups(rest)]
+    if any(cut_strength(x) > 0 for x in rest):
+        found.append(shared_give_ups([x for p in paths.values() for x in p]))
+    return max((f for f in found if f is not None), key=lambda f: f.strength, default=None)
 
 
 class Relayed(NamedTuple):

@@ -107,7 +107,9 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
     `service` again, and the caller stopped reaching callees it used to or `service` now receives more
     calls than its callers' load explains; or they end right after calling `service`, and the caller's
     other callees receive fewer calls than its load explains. None: no such caller."""
-    found: list[tuple[float, str]] = []
+    # (strength, what was seen, how much the share of requests ending on its answers rose: 0 where
+    # they call it again instead, a share of other requests)
+    found: list[tuple[float, str, float]] = []
     extra = _extra_calls(ctx, service)
     again = f"sampled requests call {service} again before they stop: they reject its answers"
     for caller in sorted({e.caller for e in ctx.edges if e.callee == service and e.caller != service}):
@@ -117,7 +119,7 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
             if quiet:
                 names = ", ".join(c for _, c in quiet[:3])
                 found.append(
-                    (quiet[0][0], f"{caller} stopped reaching {names} while its load held, and {again}")
+                    (quiet[0][0], f"{caller} stopped reaching {names} while its load held, and {again}", 0.0)
                 )
             if extra >= AGAIN:
                 strength = round(min(1.0, (extra - 1.0) / AGAIN_FULL), 3)
@@ -125,6 +127,7 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
                     (
                         strength,
                         f"{service} receives ×{extra:.2f} the calls its callers' load explains, and {again}",
+                        0.0,
                     )
                 )
         ended = rejected_callee(ctx, caller, retried=False)
@@ -140,14 +143,15 @@ def stopped_on(ctx: InvestigationContext, service: str) -> Evidence | None:
                         f"{callee} receives {missing:.0%} fewer calls than its callers' load explains, and "
                         f"{ended.window_ended_after:.0%} of {caller}'s sampled requests end right after calling "
                         f"{service} (was {ended.baseline_ended_after:.0%}): they stop on its answers",
+                        ended.window_ended_after - ended.baseline_ended_after,
                     )
                 )
     if not found:
         return None
-    strength, observation = max(found)
+    strength, observation, given_up = max(found)
     # As with requests cut short: a service whose own requests, or those beneath it, give up on a
     # callee of theirs may only be passing that callee's failure on.
-    onward = not_its_own(ctx.span_summary, service) if ctx.span_summary is not None else None
+    onward = not_its_own(ctx.span_summary, service, given_up) if ctx.span_summary is not None else None
     if onward is not None:
         strength = round(strength * (1.0 - onward.strength), 3)
         observation += onward.why

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sleuth.agents.cut_short import ONE_HOP_FURTHER, RELAYED, cut_short_evidence, passed_on_answer
-from sleuth.agents.give_ups import MIN_HABIT, MIN_PATTERN, Shares, give_ups
+from sleuth.agents.give_ups import MIN_HABIT, MIN_PATTERN, Shares, cut_strength, give_ups
 from sleuth.agents.judge import VALIDATE_AT, judge
 from sleuth.agents.summaries import summarize_spans
 from sleuth.gateway.records import SpanRecord
@@ -372,3 +372,67 @@ def test_an_answer_rejected_along_several_paths_is_the_callee_s_not_the_relay_s(
     mixed = [relay[0], relay[1], edge("security", "order-other", last_for=["preserve"]), *others]
     passer = cut_short_evidence(SpanSummary(query="env:test", edges=mixed), "security")
     assert passer is not None and passer.strength == 1.0
+
+
+def counted(
+    caller: str, callee: str, gave_up: int, of: int, before: int, last_for: list[str] | None = None
+) -> EdgeStats:
+    """An edge as sampled: `gave_up` of the caller's `of` window requests gave up on the callee, none of
+    its `before` baseline requests did."""
+    return EdgeStats(
+        caller=caller,
+        callee=callee,
+        caller_baseline_requests=before,
+        window_ended_after=gave_up / of,
+        caller_window_requests=of,
+        last_call_for=last_for or [],
+    )
+
+
+def test_an_answer_given_up_on_along_two_paths_is_the_common_callee_s() -> None:
+    """price answers two paths: basic passes its answer on to travel, and admin-info calls it amid its
+    own calls. travel gives up on basic (7 of 44), admin-info's requests give up right after price
+    (5 of 31), and admin-info's caller gives up on admin-info as often. A handful on the second path is
+    faint alone, but it is exactly as many as the give-up above admin-info, and beside the first path it
+    leaves one service both have in common: price's answer is wrong, and both only pass it on."""
+    summary = SpanSummary(
+        query="env:test",
+        edges=[
+            counted("travel", "basic", 7, 44, 67),
+            counted("basic", "price", 0, 86, 112, last_for=["travel"]),
+            counted("admin-travel", "admin-info", 5, 31, 41),
+            counted("admin-info", "price", 5, 31, 41),
+            counted("admin-info", "config", 0, 31, 41, last_for=["admin-travel"]),
+        ],
+    )
+    price, basic, admin = (cut_short_evidence(summary, s) for s in ("price", "basic", "admin-info"))
+    assert price is not None and basic is not None and admin is not None
+    assert price.supports and price.strength == 1.0
+    assert "passed on by them" in price.observation
+    assert basic.strength == 0.0 and "its answers are price's, passed on" in basic.observation
+    assert admin.strength == 0.0 and "but 16% of its own now give up on price's" in admin.observation
+    # with the second path calm, travel's give-ups are basic's or price's: basic stays the likelier
+    calm = SpanSummary(
+        query="env:test",
+        edges=[
+            *summary.edges[:2],
+            counted("admin-travel", "admin-info", 0, 31, 41),
+            counted("admin-info", "price", 0, 31, 41),
+        ],
+    )
+    price, basic = cut_short_evidence(calm, "price"), cut_short_evidence(calm, "basic")
+    assert price is not None and basic is not None
+    assert not price.supports and basic.supports
+
+
+def test_a_give_up_beneath_that_accounts_for_little_discounts_a_service_only_by_its_clarity() -> None:
+    """Half of ui's requests give up on orders; 8 in 60 of orders' own give up on stock. That is new,
+    but it accounts for a quarter of ui's give-ups at most: orders is discounted by how clearly the
+    give-up beneath is new, no more, and is still named."""
+    beneath = counted("orders", "stock", 8, 60, 60)
+    summary = SpanSummary(query="env:test", edges=[counted("ui", "orders", 30, 60, 60), beneath])
+    orders = cut_short_evidence(summary, "orders")
+    assert orders is not None and orders.supports
+    assert 8 / 60 / 0.5 < cut_strength(beneath) < 1.0
+    assert orders.strength == round(1.0 - cut_strength(beneath), 3)
+    assert "but 13% of its own now give up on stock's" in orders.observation
