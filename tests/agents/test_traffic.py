@@ -470,6 +470,13 @@ def test_requests_that_stop_on_a_service_passing_a_failure_on_point_further_down
     passed = stopped_on(c, "checkout")
     assert passed is not None and not passed.supports and passed.strength == 0.0
     assert "of its own now give up on payments" in passed.observation
+    # a faint give-up beneath, as many for its share as web's give-ups on checkout, accounts for them
+    faint = gave_up("checkout", "payments", 5 / 31, 31)
+    assert 0 < cut_strength(faint) < 0.2
+    c.span_summary = SpanSummary(query="env:test", edges=[gave_up("web", "checkout", 5 / 31, 31), faint])
+    passed = stopped_on(c, "checkout")
+    assert passed is not None and passed.strength == 0.0
+    assert "16% of its own now give up on payments" in passed.observation
 
 
 def test_errors_nothing_explains_lead_to_a_callee_given_up_on_faintly() -> None:
