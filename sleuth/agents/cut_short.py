@@ -24,12 +24,9 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
     e = max(inbound, key=cut_strength)
     shared = shared_give_ups(inbound)
     spread = answers_given_up(summary, service)
-    # How much the share of requests ending on its answers rose, to weigh a give-up beneath against;
-    # none where they call it again instead (a share of other requests).
-    ended = 0.0
+    again = False  # the evidence is requests calling it again
     if spread is not None and spread.strength > max(cut_strength(e), shared.strength if shared else 0.0):
         cut, before, now = spread.strength, spread.sh.baseline, spread.sh.window
-        ended = now - before
         observation = (
             f"{now:.1%} of the {spread.sh.window_requests} sampled requests that get {service}'s answer, "
             f"from its callers or passed on by them, now give up on it, though none of its callers "
@@ -37,7 +34,6 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
         )
     elif shared is not None and shared.strength > cut_strength(e):
         cut, before, now = shared.strength, shared.sh.baseline, shared.sh.window
-        ended = now - before
         observation = (
             f"{now:.1%} of the {shared.sh.window_requests} sampled requests of {shared.callers} callers, "
             f"taken together, now give up on {service}'s answers: they end right after calling it or call "
@@ -50,15 +46,16 @@ def cut_short_evidence(summary: SpanSummary, service: str) -> Evidence | None:
             f"up on {service}'s answers: they end right after calling it or call it again "
             f"(was {e.baseline_ended_after:.0%})"
         )
-        if e.window_retried > e.baseline_retried:
+        again = e.window_retried > e.baseline_retried
+        if again:
             observation += (
                 f"; of the {retried_of(e)} that called it, {e.window_retried:.0%} called it again "
                 f"(was {e.baseline_retried:.0%})"
             )
-        else:
-            ended = now - before
     strength = cut
-    onward = not_its_own(summary, service, given_up=ended)
+    # A give-up beneath is weighed against how much the share ending on its answers rose; not against
+    # requests calling it again, a share of other requests.
+    onward = not_its_own(summary, service, given_up=0.0 if again else now - before)
     if onward is not None:
         strength = round(cut * (1.0 - onward.strength), 3)
         observation += onward.why
